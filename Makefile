@@ -1,0 +1,59 @@
+# rolemill — every target sets up what it needs; `make demo` and `make test` work on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON      ?= python3
+UV_VERSION  := 0.13.9
+VENV        := .venv
+PY          := $(VENV)/bin/python
+UV          := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.PHONY: help setup test demo lint lock bench clean
+
+help:
+	@echo "make demo   - set up, then run a real build on the embedded local model"
+	@echo "make test   - set up, then run the whole test suite"
+	@echo "make setup  - venv from requirements.lock, git-lfs, embedded llama-server and model (idempotent)"
+	@echo "make lint   - ruff"
+	@echo "make bench  - benchmarks under bench/ (print their figures)"
+	@echo "make lock   - re-resolve dependencies into requirements.lock"
+
+.tools/bin/uv:
+	$(PYTHON) -m venv .tools
+	.tools/bin/pip install --quiet uv==$(UV_VERSION)
+
+$(VENV)/.synced: requirements.lock pyproject.toml | $(UV)
+	@test -x $(PY) || $(UV) venv --quiet --python $(PYTHON) $(VENV)
+	$(UV) pip install --quiet --python $(PY) --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --python $(PY) --no-deps -e .
+	@touch $@
+
+setup: $(VENV)/.synced
+	@command -v git-lfs >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "installing git-lfs (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git-lfs >/dev/null; \
+	  else echo "git-lfs is missing: run 'sudo apt-get install git-lfs' and then 'make setup' again" >&2; exit 1; fi; }
+	$(PY) -m rolemill.tasks.llm.embedded_build
+
+test: setup
+	$(PY) -m pytest
+
+demo: setup
+	$(VENV)/bin/rolemill llm check
+
+lint: setup
+	$(PY) -m ruff check rolemill tests bench
+	$(PY) -m ruff format --check rolemill tests bench
+
+bench: setup
+	$(PY) bench/gateway.py
+
+lock: | $(UV)
+	$(UV) lock
+	$(UV) export --frozen --format requirements-txt --no-emit-project --all-groups --no-header -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .tools .pytest_cache

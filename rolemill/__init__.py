@@ -1,0 +1,1 @@
+"""rolemill: a data factory for role-play training data."""

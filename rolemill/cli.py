@@ -1,0 +1,119 @@
+"""The `rolemill` command line (typer). Thin: it parses options and calls into tasks/ and flows/."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+import time
+from typing import Annotated, Optional
+
+import typer
+from pydantic import BaseModel, Field
+
+app = typer.Typer(help="rolemill: a data factory for role-play training data.", no_args_is_help=True)
+llm_app = typer.Typer(help="The LLM gateway and the embedded local model.", no_args_is_help=True)
+app.add_typer(llm_app, name="llm")
+
+
+class CharacterSketch(BaseModel):
+    """What `rolemill llm check` asks for as its structured request."""
+
+    name: str = Field(description="the character's name")
+    catchphrase: str = Field(description="a line the character often says")
+    era: str = Field(description="when the character lives")
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=1)
+
+
+@llm_app.command("check")
+def llm_check(
+    provider: Annotated[str, typer.Option(help="local | openai | anthropic")] = "local",
+    model: Annotated[Optional[str], typer.Option(help="model name (default per provider)")] = None,
+    base_url: Annotated[Optional[str], typer.Option(help="an OpenAI/Anthropic-compatible endpoint")] = None,
+) -> None:
+    """Send one chat and one structured request through the gateway and print what came back."""
+    from rolemill.schemas.llm import GenerationParams, LLMConfig, RetryPolicy
+    from rolemill.tasks.llm import LLMConfigurationError, LLMGateway
+    from rolemill.tasks.llm.embedded_build import EmbeddedModelMissing
+
+    if provider not in ("local", "openai", "anthropic"):
+        _fail(f"--provider must be local, openai or anthropic, not {provider!r}")
+    config = LLMConfig(
+        provider=provider,  # type: ignore[arg-type]
+        model=model, base_url=base_url, refresh_cache=True, timeout_s=60,
+        retry=RetryPolicy(max_attempts=2, base_delay_s=0.5),
+        params=GenerationParams(temperature=0.7, max_tokens=96),
+    )
+
+    async def run() -> None:
+        gateway = LLMGateway(config)
+        try:
+            messages = [
+                {"role": "system", "content": "You are Sherlock Holmes. Stay in character."},
+                {"role": "user", "content": "Introduce yourself in one sentence."},
+            ]
+            chat = await gateway.chat(messages, seed=1)
+            if not chat.ok:
+                _fail(f"chat request failed: {chat.error}")
+            typer.echo(f"provider:   {provider}")
+            typer.echo(f"model:      {chat.model}")
+            typer.echo(f"chat:       {chat.latency_s:.2f}s, {chat.usage.prompt_tokens} prompt + "
+                       f"{chat.usage.completion_tokens} completion tokens")
+            typer.echo(f"reply:      {(chat.text or '').strip()[:300]}")
+            sketch = await gateway.structured(
+                [{"role": "system", "content": "You describe fictional characters as JSON."},
+                 {"role": "user", "content": "Describe Sherlock Holmes: name, catchphrase, era."}],
+                CharacterSketch, seed=1, max_string=120,
+            )
+            if not sketch.ok:
+                _fail(f"structured request failed: {sketch.error}")
+            assert sketch.value is not None
+            typer.echo(f"structured: {sketch.latency_s:.2f}s, {sketch.usage.prompt_tokens} prompt + "
+                       f"{sketch.usage.completion_tokens} completion tokens, {sketch.attempts} attempt(s)")
+            typer.echo("parsed:     " + json.dumps(sketch.value.model_dump(), ensure_ascii=False))
+            typer.echo(f"cost:       ${gateway.usage.cost_usd:.6f}")
+        finally:
+            await gateway.aclose()
+
+    try:
+        asyncio.run(run())
+    except (LLMConfigurationError, EmbeddedModelMissing) as exc:
+        _fail(str(exc))
+
+
+@llm_app.command("serve")
+def llm_serve(
+    parallel: Annotated[int, typer.Option(help="parallel slots")] = 4,
+    context: Annotated[int, typer.Option(help="context tokens per slot")] = 2048,
+) -> None:
+    """Run the embedded llama-server in the foreground until Ctrl-C."""
+    from rolemill.tasks.llm.embedded_build import EmbeddedModelMissing
+    from rolemill.tasks.llm.errors import ProviderUnavailable
+    from rolemill.tasks.llm.local_server import LocalLlamaServer
+
+    server = LocalLlamaServer(parallel=parallel, context_per_slot=context)
+    try:
+        server.start()
+    except (EmbeddedModelMissing, ProviderUnavailable) as exc:
+        _fail(str(exc))
+    typer.echo(f"model {server.model_name} serving at {server.base_url} "
+               f"(OpenAI) and {server.root_url}/v1/messages (Anthropic); Ctrl-C stops it")
+    sys.stdout.flush()
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while server.process is not None and server.process.poll() is None:
+            time.sleep(0.5)
+        _fail("llama-server stopped unexpectedly")
+    except KeyboardInterrupt:
+        typer.echo("stopping")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,1 @@
+"""Pydantic models and Arrow schemas: the data contracts of rolemill."""

@@ -1,0 +1,132 @@
+"""The embedded llama-server: started on a free loopback port, health-checked, stopped cleanly.
+
+One server per process is shared by every gateway that uses the `local` provider
+(`shared_local_server`). The child is tied to us: it gets SIGTERM when this process
+dies, even by SIGKILL (Linux PR_SET_PDEATHSIG), and is stopped at interpreter exit.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+from rolemill.tasks.llm.embedded_build import MODEL_NAME, find_model_file, find_server_binary
+from rolemill.tasks.llm.errors import ProviderUnavailable
+
+STARTUP_TIMEOUT_S = 120.0
+
+
+def free_loopback_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError):
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class LocalLlamaServer:
+    """A llama-server child process serving the embedded model."""
+
+    def __init__(self, parallel: int = 4, context_per_slot: int = 2048, threads: int | None = None,
+                 log_path: Path | None = None):
+        self.parallel = parallel
+        self.context = context_per_slot * parallel
+        self.threads = threads or max(1, os.cpu_count() or 1)
+        self.log_path = log_path
+        self.model_name = MODEL_NAME
+        self.port: int | None = None
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        """The OpenAI-compatible base URL (`.../v1`)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    @property
+    def root_url(self) -> str:
+        """The server root, which the Anthropic SDK takes as its base URL."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> LocalLlamaServer:
+        if self.process is not None:
+            return self
+        binary, model = find_server_binary(), find_model_file()
+        self.port = free_loopback_port()
+        command = [
+            str(binary), "--model", str(model), "--alias", self.model_name,
+            "--host", "127.0.0.1", "--port", str(self.port),
+            "--parallel", str(self.parallel), "--ctx-size", str(self.context),
+            "--threads", str(self.threads), "--jinja", "--no-webui",
+        ]
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
+        )
+        atexit.register(self.stop)
+        self._wait_healthy()
+        return self
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        assert self.process is not None
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                code = self.process.returncode
+                self.process = None
+                raise ProviderUnavailable(
+                    f"local: llama-server exited with code {code} while starting; "
+                    "run `rolemill llm serve` to see its output"
+                )
+            try:
+                with urllib.request.urlopen(f"{self.root_url}/health", timeout=2) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        self.stop()
+        raise ProviderUnavailable(f"local: llama-server not healthy after {STARTUP_TIMEOUT_S:.0f}s")
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None or process.poll() is not None:
+            return
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+    def __enter__(self) -> LocalLlamaServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+_shared: LocalLlamaServer | None = None
+_shared_lock = threading.Lock()
+
+
+def shared_local_server(parallel: int = 4, context_per_slot: int = 2048) -> LocalLlamaServer:
+    """The process-wide embedded server, started on first use."""
+    global _shared
+    with _shared_lock:
+        if _shared is None or _shared.process is None or _shared.process.poll() is not None:
+            _shared = LocalLlamaServer(parallel=parallel, context_per_slot=context_per_slot).start()
+        return _shared

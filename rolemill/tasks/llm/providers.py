@@ -1,0 +1,193 @@
+"""One request processor per provider behind one interface: `send(LLMRequest) -> ProviderReply`.
+
+Each maps its SDK's errors onto ours: TransientProviderError (retry), RequestRejected
+(a failed item), LLMConfigurationError (stop the run: bad key, model or endpoint).
+SDK-internal retries are off; the gateway owns retries so that limits see every try.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Protocol
+
+from rolemill.tasks.llm.errors import (
+    LLMConfigurationError,
+    ProviderUnavailable,
+    RequestRejected,
+    TransientProviderError,
+)
+from rolemill.tasks.llm.secrets import redact
+from rolemill.tasks.llm.types import LLMRequest, ProviderReply
+
+
+class Provider(Protocol):
+    name: str
+    model: str
+
+    async def send(self, request: LLMRequest) -> ProviderReply: ...
+
+    async def aclose(self) -> None: ...
+
+
+def _retry_after(headers: Any) -> float | None:
+    """Seconds from `retry-after-ms` or `retry-after` (delta seconds); None when absent."""
+    if headers is None:
+        return None
+    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
+        value = headers.get(name)
+        if value:
+            try:
+                return max(0.0, float(value) / scale)
+            except ValueError:
+                continue
+    return None
+
+
+def _classify_status(provider: str, model: str, status: int, message: str, headers: Any) -> Exception:
+    message = redact(message)[:300]
+    if status == 429:
+        return TransientProviderError(f"429 rate limited: {message}", _retry_after(headers), rate_limited=True)
+    if status >= 500 or status in (408, 409):
+        return TransientProviderError(f"{status} server error: {message}", _retry_after(headers))
+    if status in (401, 403):
+        return LLMConfigurationError(f"{provider}: the API key was refused ({status}); check it")
+    if status == 404:
+        return LLMConfigurationError(
+            f"{provider}: model {model!r} or endpoint not found (404); check llm.model and llm.base_url"
+        )
+    return RequestRejected(f"{status}: {message}")
+
+
+class OpenAIProvider:
+    """The OpenAI API and every OpenAI-compatible server (vLLM, SGLang, llama-server, Ollama)."""
+
+    name = "openai"
+
+    def __init__(self, model: str, api_key: str, base_url: str | None, timeout_s: float,
+                 provider_label: str = "openai"):
+        import openai
+
+        self._openai = openai
+        self.model = model
+        self.label = provider_label
+        self.client = openai.AsyncOpenAI(
+            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
+        )
+
+    async def send(self, request: LLMRequest) -> ProviderReply:
+        openai = self._openai
+        kwargs: dict[str, Any] = {
+            "model": self.model, "messages": request.messages, "max_tokens": request.max_tokens,
+        }
+        if request.temperature is not None:
+            kwargs["temperature"] = request.temperature
+        if request.top_p is not None:
+            kwargs["top_p"] = request.top_p
+        if request.seed is not None:
+            kwargs["seed"] = request.seed
+        if request.schema is not None:
+            kwargs["response_format"] = {
+                "type": "json_schema",
+                "json_schema": {"name": request.schema_name or "reply", "schema": request.schema, "strict": True},
+            }
+        try:
+            completion = await self.client.chat.completions.create(**kwargs)
+        except openai.APITimeoutError:
+            raise TransientProviderError("timeout") from None
+        except openai.APIConnectionError as exc:
+            raise TransientProviderError(f"connection error: {redact(str(exc))}") from None
+        except openai.APIStatusError as exc:
+            raise _classify_status(self.label, self.model, exc.status_code, exc.message, exc.response.headers) from None
+        if not completion.choices:
+            raise TransientProviderError("reply with no choices")
+        choice = completion.choices[0]
+        usage = completion.usage
+        return ProviderReply(
+            text=choice.message.content or "",
+            model=completion.model or self.model,
+            prompt_tokens=usage.prompt_tokens if usage else 0,
+            completion_tokens=usage.completion_tokens if usage else 0,
+            finish_reason=choice.finish_reason,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+class AnthropicProvider:
+    """The Anthropic Messages API (and compatible servers such as llama-server's /v1/messages).
+
+    Structured output uses the API's native `output_config.format` (JSON schema). On
+    compatible servers, which ignore it, the schema goes into the system prompt with
+    an assistant prefill of `{`; the gateway's lenient parse and retries do the rest.
+    """
+
+    name = "anthropic"
+
+    def __init__(self, model: str, api_key: str, base_url: str | None, timeout_s: float):
+        import anthropic
+
+        self._anthropic = anthropic
+        self.model = model
+        self.compatible_server = base_url is not None
+        self.client = anthropic.AsyncAnthropic(
+            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
+        )
+
+    async def send(self, request: LLMRequest) -> ProviderReply:
+        anthropic = self._anthropic
+        system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
+        messages = [m for m in request.messages if m["role"] != "system"]
+        kwargs: dict[str, Any] = {
+            "model": self.model, "messages": messages, "max_tokens": request.max_tokens,
+        }
+        if system:
+            kwargs["system"] = system
+        extra: dict[str, Any] = {}
+        if request.temperature is not None:
+            extra["temperature"] = request.temperature
+        if self.compatible_server and request.seed is not None:
+            extra["seed"] = request.seed
+        if extra:
+            kwargs["extra_body"] = extra
+        if request.schema is not None and not self.compatible_server:
+            kwargs["output_config"] = {"format": {"type": "json_schema", "schema": request.schema}}
+        elif request.schema is not None:
+            # Compatible servers (llama-server's /v1/messages) drop JSON-schema fields:
+            # describe the schema in the system prompt and prefill the opening brace.
+            kwargs["system"] = "\n\n".join(filter(None, [system, json_instruction(request.schema)]))
+            kwargs["messages"] = [*messages, {"role": "assistant", "content": "{"}]
+        try:
+            message = await self.client.messages.create(**kwargs)
+        except anthropic.APITimeoutError:
+            raise TransientProviderError("timeout") from None
+        except anthropic.APIConnectionError as exc:
+            raise TransientProviderError(f"connection error: {redact(str(exc))}") from None
+        except anthropic.APIStatusError as exc:
+            raise _classify_status("anthropic", self.model, exc.status_code, exc.message, exc.response.headers) from None
+        text = "".join(block.text for block in message.content if block.type == "text")
+        if request.schema is not None and self.compatible_server and not text.lstrip().startswith("{"):
+            text = "{" + text  # the prefill is ours; some servers echo it, others do not
+        return ProviderReply(
+            text=text,
+            model=message.model or self.model,
+            prompt_tokens=message.usage.input_tokens,
+            completion_tokens=message.usage.output_tokens,
+            finish_reason=message.stop_reason,
+        )
+
+    async def aclose(self) -> None:
+        await self.client.close()
+
+
+def json_instruction(schema: dict[str, Any]) -> str:
+    return ("Answer with one JSON object and nothing else. It must match this JSON schema:\n"
+            + json.dumps(schema, ensure_ascii=False))
+
+
+def unreachable(provider: str, base_url: str | None) -> ProviderUnavailable:
+    where = base_url or "its default endpoint"
+    return ProviderUnavailable(
+        f"{provider}: cannot reach {where}; check llm.base_url and the network, "
+        "or use --provider local"
+    )

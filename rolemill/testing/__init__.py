@@ -1,0 +1,1 @@
+"""Test helpers shipped with rolemill: a scripted OpenAI-compatible server."""
