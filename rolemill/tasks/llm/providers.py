@@ -171,7 +171,10 @@ class AnthropicProvider:
         return ProviderReply(
             text=text,
             model=message.model or self.model,
-            prompt_tokens=message.usage.input_tokens,
+            # input_tokens excludes prompt-cache reads and writes; count every input token
+            prompt_tokens=message.usage.input_tokens
+            + (getattr(message.usage, "cache_read_input_tokens", None) or 0)
+            + (getattr(message.usage, "cache_creation_input_tokens", None) or 0),
             completion_tokens=message.usage.output_tokens,
             finish_reason=message.stop_reason,
         )
@@ -181,6 +184,12 @@ class AnthropicProvider:
 
 
 def json_instruction(schema: dict[str, Any]) -> str:
+    """How to answer, for servers that cannot constrain output to a schema."""
+    properties = schema.get("properties", {})
+    if properties and all(p.get("type") in ("string", "number", "integer", "boolean")
+                          for p in properties.values()):
+        keys = ", ".join(f'"{name}" ({p["type"]})' for name, p in properties.items())
+        return f"Answer with one JSON object with exactly these keys: {keys}. No other text."
     return ("Answer with one JSON object and nothing else. It must match this JSON schema:\n"
             + json.dumps(schema, ensure_ascii=False))
 
