@@ -7,12 +7,14 @@ import json
 import signal
 import sys
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from pydantic import BaseModel, Field
 
-app = typer.Typer(help="rolemill: a data factory for role-play training data.", no_args_is_help=True)
+app = typer.Typer(
+    help="rolemill: a data factory for role-play training data.", no_args_is_help=True
+)
 llm_app = typer.Typer(help="The LLM gateway and the embedded local model.", no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
 
@@ -33,8 +35,10 @@ def _fail(message: str) -> None:
 @llm_app.command("check")
 def llm_check(
     provider: Annotated[str, typer.Option(help="local | openai | anthropic")] = "local",
-    model: Annotated[Optional[str], typer.Option(help="model name (default per provider)")] = None,
-    base_url: Annotated[Optional[str], typer.Option(help="an OpenAI/Anthropic-compatible endpoint")] = None,
+    model: Annotated[str | None, typer.Option(help="model name (default per provider)")] = None,
+    base_url: Annotated[
+        str | None, typer.Option(help="an OpenAI/Anthropic-compatible endpoint")
+    ] = None,
 ) -> None:
     """Send one chat and one structured request through the gateway and print what came back."""
     from rolemill.schemas.llm import GenerationParams, LLMConfig, RetryPolicy
@@ -45,7 +49,10 @@ def llm_check(
         _fail(f"--provider must be local, openai or anthropic, not {provider!r}")
     config = LLMConfig(
         provider=provider,  # type: ignore[arg-type]
-        model=model, base_url=base_url, refresh_cache=True, timeout_s=60,
+        model=model,
+        base_url=base_url,
+        refresh_cache=True,
+        timeout_s=60,
         retry=RetryPolicy(max_attempts=2, base_delay_s=0.5),
         params=GenerationParams(temperature=0.7, max_tokens=96),
     )
@@ -62,19 +69,30 @@ def llm_check(
                 _fail(f"chat request failed: {chat.error}")
             typer.echo(f"provider:   {provider}")
             typer.echo(f"model:      {chat.model}")
-            typer.echo(f"chat:       {chat.latency_s:.2f}s, {chat.usage.prompt_tokens} prompt + "
-                       f"{chat.usage.completion_tokens} completion tokens")
+            typer.echo(
+                f"chat:       {chat.latency_s:.2f}s, {chat.usage.prompt_tokens} prompt + "
+                f"{chat.usage.completion_tokens} completion tokens"
+            )
             typer.echo(f"reply:      {(chat.text or '').strip()[:300]}")
             sketch = await gateway.structured(
-                [{"role": "system", "content": "You describe fictional characters as JSON."},
-                 {"role": "user", "content": "Describe Sherlock Holmes: name, catchphrase, era."}],
-                CharacterSketch, seed=1, max_string=120,
+                [
+                    {"role": "system", "content": "You describe fictional characters as JSON."},
+                    {
+                        "role": "user",
+                        "content": "Describe Sherlock Holmes: name, catchphrase, era.",
+                    },
+                ],
+                CharacterSketch,
+                seed=1,
+                max_string=120,
             )
             if not sketch.ok:
                 _fail(f"structured request failed: {sketch.error}")
             assert sketch.value is not None
-            typer.echo(f"structured: {sketch.latency_s:.2f}s, {sketch.usage.prompt_tokens} prompt + "
-                       f"{sketch.usage.completion_tokens} completion tokens, {sketch.attempts} attempt(s)")
+            typer.echo(
+                f"structured: {sketch.latency_s:.2f}s, {sketch.usage.prompt_tokens} prompt + "
+                f"{sketch.usage.completion_tokens} completion tokens, {sketch.attempts} attempt(s)"
+            )
             typer.echo("parsed:     " + json.dumps(sketch.value.model_dump(), ensure_ascii=False))
             typer.echo(f"cost:       ${gateway.usage.cost_usd:.6f}")
         finally:
@@ -101,8 +119,10 @@ def llm_serve(
         server.start()
     except (EmbeddedModelMissing, ProviderUnavailable) as exc:
         _fail(str(exc))
-    typer.echo(f"model {server.model_name} serving at {server.base_url} "
-               f"(OpenAI) and {server.root_url}/v1/messages (Anthropic); Ctrl-C stops it")
+    typer.echo(
+        f"model {server.model_name} serving at {server.base_url} "
+        f"(OpenAI) and {server.root_url}/v1/messages (Anthropic); Ctrl-C stops it"
+    )
     sys.stdout.flush()
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:

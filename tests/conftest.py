@@ -39,8 +39,11 @@ def make_gateway(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..
 
     def make(server: ScriptedLLMServer, **overrides: Any) -> LLMGateway:
         settings: dict[str, Any] = {
-            "provider": "openai", "model": "scripted-model", "base_url": server.base_url,
-            "cache_dir": tmp_path / "cache", "timeout_s": 1.0,
+            "provider": "openai",
+            "model": "scripted-model",
+            "base_url": server.base_url,
+            "cache_dir": tmp_path / "cache",
+            "timeout_s": 1.0,
             "retry": RetryPolicy(max_attempts=4, base_delay_s=0.05, max_delay_s=0.5),
         }
         settings.update(overrides)

@@ -40,7 +40,9 @@ class RateLimits(StrictModel):
     concurrency: int = Field(default=16, ge=1, description="max requests in flight")
     rpm: int | None = Field(default=None, ge=1, description="max requests per minute")
     tpm: int | None = Field(default=None, ge=1, description="max tokens per minute")
-    adaptive: bool = Field(default=True, description="halve concurrency on 429, grow back on success")
+    adaptive: bool = Field(
+        default=True, description="halve concurrency on 429, grow back on success"
+    )
 
 
 class RetryPolicy(StrictModel):
@@ -65,7 +67,9 @@ class LLMConfig(StrictModel):
 
     provider: ProviderName = "local"
     model: str | None = Field(default=None, description="defaults per provider")
-    base_url: str | None = Field(default=None, description="an OpenAI- or Anthropic-compatible endpoint")
+    base_url: str | None = Field(
+        default=None, description="an OpenAI- or Anthropic-compatible endpoint"
+    )
     api_key_env: str | None = Field(
         default=None, description="environment variable holding the key (default per provider)"
     )

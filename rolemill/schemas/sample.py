@@ -53,13 +53,21 @@ class Sample(BaseModel):
 
     @staticmethod
     def content_id(
-        config: str, task: str, role_id: str, language: str,
-        messages: list[Message], fields: dict[str, Any],
+        config: str,
+        task: str,
+        role_id: str,
+        language: str,
+        messages: list[Message],
+        fields: dict[str, Any],
     ) -> str:
         """Stable id: sha256 over the canonical JSON of the sample's content."""
         payload = {
-            "config": config, "task": task, "role_id": role_id, "language": language,
-            "messages": [m.model_dump() for m in messages], "fields": fields,
+            "config": config,
+            "task": task,
+            "role_id": role_id,
+            "language": language,
+            "messages": [m.model_dump() for m in messages],
+            "fields": fields,
         }
         canonical = json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
         return hashlib.sha256(canonical.encode()).hexdigest()[:32]
@@ -70,22 +78,28 @@ class Sample(BaseModel):
         messages = [m if isinstance(m, Message) else Message(**m) for m in data["messages"]]
         data["messages"] = messages
         data["id"] = cls.content_id(
-            data["config"], data["task"], data["role_id"], data["language"],
-            messages, data.get("fields", {}),
+            data["config"],
+            data["task"],
+            data["role_id"],
+            data["language"],
+            messages,
+            data.get("fields", {}),
         )
         return cls(**data)
 
 
 MESSAGE_TYPE = pa.struct([pa.field("role", pa.string()), pa.field("content", pa.string())])
-PROVENANCE_TYPE = pa.struct([
-    pa.field("model", pa.string()),
-    pa.field("provider", pa.string()),
-    pa.field("prompt_hash", pa.string()),
-    pa.field("recipe_hash", pa.string()),
-    pa.field("run_id", pa.string()),
-    pa.field("prompt_tokens", pa.int64()),
-    pa.field("completion_tokens", pa.int64()),
-])
+PROVENANCE_TYPE = pa.struct(
+    [
+        pa.field("model", pa.string()),
+        pa.field("provider", pa.string()),
+        pa.field("prompt_hash", pa.string()),
+        pa.field("recipe_hash", pa.string()),
+        pa.field("run_id", pa.string()),
+        pa.field("prompt_tokens", pa.int64()),
+        pa.field("completion_tokens", pa.int64()),
+    ]
+)
 
 
 def sample_arrow_schema(fields_type: pa.StructType | None = None) -> pa.Schema:

@@ -30,8 +30,31 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 FAULT_PATTERN = re.compile(r"\[\[faults:\s*([^\]]*)\]\]")
-WORDS = ("the old lighthouse keeper watched grey waves roll over the harbour while gulls "
-         "called and the lamp turned slowly through the long night").split()
+WORDS = [
+    "the",
+    "old",
+    "lighthouse",
+    "keeper",
+    "watched",
+    "grey",
+    "waves",
+    "roll",
+    "over",
+    "the",
+    "harbour",
+    "while",
+    "gulls",
+    "called",
+    "and",
+    "the",
+    "lamp",
+    "turned",
+    "slowly",
+    "through",
+    "the",
+    "long",
+    "night",
+]
 
 
 @dataclass
@@ -76,7 +99,10 @@ def instance_of(schema: dict[str, Any], seed: str) -> Any:
         return schema["enum"][int(seed[:4], 16) % len(schema["enum"])]
     kind = schema.get("type")
     if kind == "object":
-        return {name: instance_of(sub, digest([seed, name])) for name, sub in schema.get("properties", {}).items()}
+        return {
+            name: instance_of(sub, digest([seed, name]))
+            for name, sub in schema.get("properties", {}).items()
+        }
     if kind == "array":
         count = max(schema.get("minItems", 0), min(schema.get("maxItems", 3), 3))
         return [instance_of(schema.get("items", {}), digest([seed, i])) for i in range(count)]
@@ -100,8 +126,11 @@ def build_app(state: ScriptState) -> Any:
     from starlette.routing import Route
 
     def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-        return JSONResponse({"error": {"message": message, "type": "scripted", "code": status}},
-                            status_code=status, headers=headers)
+        return JSONResponse(
+            {"error": {"message": message, "type": "scripted", "code": status}},
+            status_code=status,
+            headers=headers,
+        )
 
     async def completions(request: Request) -> Any:
         entry = LoggedRequest(path=request.url.path, received=time.time())
@@ -122,7 +151,9 @@ def build_app(state: ScriptState) -> Any:
         entry.authorization = bool(auth)
         messages = body.get("messages", [])
         entry.messages_hash = digest(messages)
-        last_user = next((m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), "")
+        last_user = next(
+            (m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), ""
+        )
         faults = []
         match = FAULT_PATTERN.search(last_user if isinstance(last_user, str) else "")
         if match:
@@ -161,27 +192,42 @@ def build_app(state: ScriptState) -> Any:
         elif fault == "invalid":
             content = json.dumps({"unexpected": "shape"})
         prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in messages)
-        return JSONResponse({
-            "id": "chatcmpl-" + seed[:12], "object": "chat.completion", "created": int(time.time()),
-            "model": body.get("model", "scripted"),
-            "choices": [{"index": 0, "finish_reason": "stop",
-                         "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": len(content.split()),
-                      "total_tokens": prompt_tokens + len(content.split())},
-        })
+        return JSONResponse(
+            {
+                "id": "chatcmpl-" + seed[:12],
+                "object": "chat.completion",
+                "created": int(time.time()),
+                "model": body.get("model", "scripted"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "finish_reason": "stop",
+                        "message": {"role": "assistant", "content": content},
+                    }
+                ],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": len(content.split()),
+                    "total_tokens": prompt_tokens + len(content.split()),
+                },
+            }
+        )
 
     async def request_log(request: Request) -> Any:
-        return JSONResponse({"max_in_flight": state.max_in_flight,
-                             "requests": [asdict(r) for r in state.requests]})
+        return JSONResponse(
+            {"max_in_flight": state.max_in_flight, "requests": [asdict(r) for r in state.requests]}
+        )
 
     async def health(request: Request) -> Any:
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[
-        Route("/v1/chat/completions", completions, methods=["POST"]),
-        Route("/_log", request_log, methods=["GET"]),
-        Route("/health", health, methods=["GET"]),
-    ])
+    return Starlette(
+        routes=[
+            Route("/v1/chat/completions", completions, methods=["POST"]),
+            Route("/_log", request_log, methods=["GET"]),
+            Route("/health", health, methods=["GET"]),
+        ]
+    )
 
 
 class ScriptedLLMServer:
@@ -212,8 +258,14 @@ class ScriptedLLMServer:
         from rolemill.tasks.llm.local_server import free_loopback_port
 
         self.port = self.port or free_loopback_port()
-        config = uvicorn.Config(build_app(self.state), host="127.0.0.1", port=self.port,
-                                log_level="warning", lifespan="off", timeout_keep_alive=30)
+        config = uvicorn.Config(
+            build_app(self.state),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            lifespan="off",
+            timeout_keep_alive=30,
+        )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, daemon=True)
         self._thread.start()
@@ -245,8 +297,15 @@ def main() -> None:
     args = parser.parse_args()
     import uvicorn
 
-    uvicorn.run(build_app(ScriptState(latency_s=args.latency)), host="127.0.0.1", port=args.port,
-                log_level="warning", lifespan="off", backlog=4096, timeout_keep_alive=60)
+    uvicorn.run(
+        build_app(ScriptState(latency_s=args.latency)),
+        host="127.0.0.1",
+        port=args.port,
+        log_level="warning",
+        lifespan="off",
+        backlog=4096,
+        timeout_keep_alive=60,
+    )
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """The LLM gateway: one async interface to every provider, with retries, limits and a cache.
 
-    gateway = LLMGateway(LLMConfig(provider="local"))
-    reply = await gateway.chat([{"role": "user", "content": "Hi"}])
-    parsed = await gateway.structured(messages, MyModel)
+gateway = LLMGateway(LLMConfig(provider="local"))
+reply = await gateway.chat([{"role": "user", "content": "Hi"}])
+parsed = await gateway.structured(messages, MyModel)
 """
 
 from rolemill.tasks.llm.errors import LLMConfigurationError, ProviderUnavailable

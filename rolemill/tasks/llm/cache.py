@@ -49,9 +49,9 @@ class ResponseCache:
         return conn
 
     def get(self, key: str) -> ProviderReply | None:
-        row = self._connection().execute(
-            "SELECT reply FROM replies WHERE key = ?", (key,)
-        ).fetchone()
+        row = (
+            self._connection().execute("SELECT reply FROM replies WHERE key = ?", (key,)).fetchone()
+        )
         return ProviderReply.from_json(json.loads(row[0])) if row else None
 
     def put(self, key: str, reply: ProviderReply) -> None:

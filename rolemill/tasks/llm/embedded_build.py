@@ -85,9 +85,17 @@ def find_model_file() -> Path:
 def _download_sdist(dest: Path) -> Path:
     subprocess.run(
         [
-            sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-            "--no-binary", ":all:",
-            f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}", "-d", str(dest),
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--quiet",
+            "--no-deps",
+            "--no-binary",
+            ":all:",
+            f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}",
+            "-d",
+            str(dest),
         ],
         check=True,
     )
@@ -114,11 +122,15 @@ def build_server(sdist: Path | None = None, jobs: int | None = None) -> Path:
         source = work / prefix
         build = work / "build"
         print(f"building llama-server with {jobs} jobs (about 7 minutes on 2 cores) ...")
-        subprocess.run(["cmake", "-S", str(source), "-B", str(build), *CMAKE_FLAGS], check=True,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(
+            ["cmake", "-S", str(source), "-B", str(build), *CMAKE_FLAGS],
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
         subprocess.run(
             ["cmake", "--build", str(build), "--target", "llama-server", "-j", str(jobs)],
-            check=True, stdout=subprocess.DEVNULL,
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         built = build / "bin" / "llama-server"
         target.parent.mkdir(parents=True, exist_ok=True)

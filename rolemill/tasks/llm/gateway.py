@@ -29,7 +29,11 @@ from rolemill.tasks.llm.pricing import cost_usd, price_for
 from rolemill.tasks.llm.providers import AnthropicProvider, OpenAIProvider, Provider, unreachable
 from rolemill.tasks.llm.rate_limit import AdaptiveLimiter, limiter_for
 from rolemill.tasks.llm.secrets import install_log_redaction, redact, resolve_api_key
-from rolemill.tasks.llm.structured_output import StructuredOutputError, parse_structured, strict_json_schema
+from rolemill.tasks.llm.structured_output import (
+    StructuredOutputError,
+    parse_structured,
+    strict_json_schema,
+)
 from rolemill.tasks.llm.types import ChatResult, LLMRequest, ProviderReply, StructuredResult, Usage
 
 T = TypeVar("T", bound=BaseModel)
@@ -50,7 +54,7 @@ def default_cache_path() -> Path:
 
 def backoff_delay(attempt: int, base_s: float, max_s: float) -> float:
     """Exponential backoff with equal jitter: half fixed, half random."""
-    ceiling = min(max_s, base_s * (2 ** attempt))
+    ceiling = min(max_s, base_s * (2**attempt))
     return ceiling / 2 + random.uniform(0, ceiling / 2)
 
 
@@ -105,7 +109,9 @@ class LLMGateway:
                 from rolemill.tasks.llm.local_server import shared_local_server
 
                 base_url = shared_local_server(cfg.local_parallel, cfg.local_context).base_url
-            return OpenAIProvider(self.model, "local-no-key", base_url, cfg.timeout_s, provider_label="local")
+            return OpenAIProvider(
+                self.model, "local-no-key", base_url, cfg.timeout_s, provider_label="local"
+            )
         key = resolve_api_key(cfg.provider, cfg.api_key_env, cfg.api_key_block)
         if cfg.provider == "anthropic":
             return AnthropicProvider(self.model, key, cfg.base_url, cfg.timeout_s)
@@ -126,8 +132,13 @@ class LLMGateway:
 
     # -- public interface ----------------------------------------------------------------
 
-    async def chat(self, messages: list[dict[str, str]], *, seed: int | None = None,
-                   params: GenerationParams | None = None) -> ChatResult:
+    async def chat(
+        self,
+        messages: list[dict[str, str]],
+        *,
+        seed: int | None = None,
+        params: GenerationParams | None = None,
+    ) -> ChatResult:
         started = time.perf_counter()
         request = self._request(messages, params, seed, schema=None, schema_name=None)
         usage = Usage()
@@ -136,13 +147,21 @@ class LLMGateway:
         except (_RequestFailed, RequestRejected) as exc:
             usage.failures += 1
             self._account(usage)
-            return ChatResult(None, usage, self.model, time.perf_counter() - started, error=str(exc))
+            return ChatResult(
+                None, usage, self.model, time.perf_counter() - started, error=str(exc)
+            )
         self._account(usage)
         return ChatResult(reply.text, usage, reply.model, time.perf_counter() - started)
 
-    async def structured(self, messages: list[dict[str, str]], output: type[T], *,
-                         seed: int | None = None, params: GenerationParams | None = None,
-                         max_string: int = 2000) -> StructuredResult[T]:
+    async def structured(
+        self,
+        messages: list[dict[str, str]],
+        output: type[T],
+        *,
+        seed: int | None = None,
+        params: GenerationParams | None = None,
+        max_string: int = 2000,
+    ) -> StructuredResult[T]:
         started = time.perf_counter()
         schema = strict_json_schema(output, max_string)
         usage = Usage()
@@ -165,30 +184,60 @@ class LLMGateway:
                 log.debug("structured %s: %s", output.__name__, error)
                 continue
             self._account(usage)
-            return StructuredResult(value, usage, reply.model, time.perf_counter() - started,
-                                    raw_text=raw, attempts=attempt + 1)
+            return StructuredResult(
+                value,
+                usage,
+                reply.model,
+                time.perf_counter() - started,
+                raw_text=raw,
+                attempts=attempt + 1,
+            )
         usage.failures += 1
         self._account(usage)
-        return StructuredResult(None, usage, self.model, time.perf_counter() - started,
-                                error=error, raw_text=raw, attempts=attempts)
+        return StructuredResult(
+            None,
+            usage,
+            self.model,
+            time.perf_counter() - started,
+            error=error,
+            raw_text=raw,
+            attempts=attempts,
+        )
 
     # -- internals -------------------------------------------------------------------------
 
-    def _request(self, messages: list[dict[str, str]], params: GenerationParams | None,
-                 seed: int | None, schema: dict[str, Any] | None, schema_name: str | None) -> LLMRequest:
+    def _request(
+        self,
+        messages: list[dict[str, str]],
+        params: GenerationParams | None,
+        seed: int | None,
+        schema: dict[str, Any] | None,
+        schema_name: str | None,
+    ) -> LLMRequest:
         p = params or self.config.params
         return LLMRequest(
             messages=[{"role": m["role"], "content": m["content"]} for m in messages],
-            max_tokens=p.max_tokens, temperature=p.temperature, top_p=p.top_p,
-            seed=seed, schema=schema, schema_name=schema_name,
+            max_tokens=p.max_tokens,
+            temperature=p.temperature,
+            top_p=p.top_p,
+            seed=seed,
+            schema=schema,
+            schema_name=schema_name,
         )
 
     def _key(self, request: LLMRequest, parse_attempt: int) -> str:
         return cache_key(
-            provider=self.config.provider, model=self.model, messages=request.messages,
-            params={"max_tokens": request.max_tokens, "temperature": request.temperature,
-                    "top_p": request.top_p},
-            schema=request.schema, seed=request.seed, parse_attempt=parse_attempt,
+            provider=self.config.provider,
+            model=self.model,
+            messages=request.messages,
+            params={
+                "max_tokens": request.max_tokens,
+                "temperature": request.temperature,
+                "top_p": request.top_p,
+            },
+            schema=request.schema,
+            seed=request.seed,
+            parse_attempt=parse_attempt,
         )
 
     async def _reply(self, request: LLMRequest, usage: Usage, parse_attempt: int) -> ProviderReply:
@@ -217,7 +266,9 @@ class LLMGateway:
             try:
                 reply = await provider.send(request)
             except TransientProviderError as exc:
-                limiter.release(permit, rate_limited=exc.rate_limited, retry_after_s=exc.retry_after_s)
+                limiter.release(
+                    permit, rate_limited=exc.rate_limited, retry_after_s=exc.retry_after_s
+                )
                 reasons.append(exc.reason)
                 if attempt + 1 == policy.max_attempts:
                     break

@@ -41,8 +41,13 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
 class LocalLlamaServer:
     """A llama-server child process serving the embedded model."""
 
-    def __init__(self, parallel: int = 4, context_per_slot: int = 2048, threads: int | None = None,
-                 log_path: Path | None = None):
+    def __init__(
+        self,
+        parallel: int = 4,
+        context_per_slot: int = 2048,
+        threads: int | None = None,
+        log_path: Path | None = None,
+    ):
         self.parallel = parallel
         self.context = context_per_slot * parallel
         self.threads = threads or max(1, os.cpu_count() or 1)
@@ -67,10 +72,23 @@ class LocalLlamaServer:
         binary, model = find_server_binary(), find_model_file()
         self.port = free_loopback_port()
         command = [
-            str(binary), "--model", str(model), "--alias", self.model_name,
-            "--host", "127.0.0.1", "--port", str(self.port),
-            "--parallel", str(self.parallel), "--ctx-size", str(self.context),
-            "--threads", str(self.threads), "--jinja", "--no-webui",
+            str(binary),
+            "--model",
+            str(model),
+            "--alias",
+            self.model_name,
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--parallel",
+            str(self.parallel),
+            "--ctx-size",
+            str(self.context),
+            "--threads",
+            str(self.threads),
+            "--jinja",
+            "--no-webui",
         ]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
         self.process = subprocess.Popen(

@@ -43,10 +43,14 @@ def _retry_after(headers: Any) -> float | None:
     return None
 
 
-def _classify_status(provider: str, model: str, status: int, message: str, headers: Any) -> Exception:
+def _classify_status(
+    provider: str, model: str, status: int, message: str, headers: Any
+) -> Exception:
     message = redact(message)[:300]
     if status == 429:
-        return TransientProviderError(f"429 rate limited: {message}", _retry_after(headers), rate_limited=True)
+        return TransientProviderError(
+            f"429 rate limited: {message}", _retry_after(headers), rate_limited=True
+        )
     if status >= 500 or status in (408, 409):
         return TransientProviderError(f"{status} server error: {message}", _retry_after(headers))
     if status in (401, 403):
@@ -63,8 +67,14 @@ class OpenAIProvider:
 
     name = "openai"
 
-    def __init__(self, model: str, api_key: str, base_url: str | None, timeout_s: float,
-                 provider_label: str = "openai"):
+    def __init__(
+        self,
+        model: str,
+        api_key: str,
+        base_url: str | None,
+        timeout_s: float,
+        provider_label: str = "openai",
+    ):
         import openai
 
         self._openai = openai
@@ -77,7 +87,9 @@ class OpenAIProvider:
     async def send(self, request: LLMRequest) -> ProviderReply:
         openai = self._openai
         kwargs: dict[str, Any] = {
-            "model": self.model, "messages": request.messages, "max_tokens": request.max_tokens,
+            "model": self.model,
+            "messages": request.messages,
+            "max_tokens": request.max_tokens,
         }
         if request.temperature is not None:
             kwargs["temperature"] = request.temperature
@@ -88,7 +100,11 @@ class OpenAIProvider:
         if request.schema is not None:
             kwargs["response_format"] = {
                 "type": "json_schema",
-                "json_schema": {"name": request.schema_name or "reply", "schema": request.schema, "strict": True},
+                "json_schema": {
+                    "name": request.schema_name or "reply",
+                    "schema": request.schema,
+                    "strict": True,
+                },
             }
         try:
             completion = await self.client.chat.completions.create(**kwargs)
@@ -97,7 +113,9 @@ class OpenAIProvider:
         except openai.APIConnectionError as exc:
             raise TransientProviderError(f"connection error: {redact(str(exc))}") from None
         except openai.APIStatusError as exc:
-            raise _classify_status(self.label, self.model, exc.status_code, exc.message, exc.response.headers) from None
+            raise _classify_status(
+                self.label, self.model, exc.status_code, exc.message, exc.response.headers
+            ) from None
         if not completion.choices:
             raise TransientProviderError("reply with no choices")
         choice = completion.choices[0]
@@ -139,7 +157,9 @@ class AnthropicProvider:
         system = "\n\n".join(m["content"] for m in request.messages if m["role"] == "system")
         messages = [m for m in request.messages if m["role"] != "system"]
         kwargs: dict[str, Any] = {
-            "model": self.model, "messages": messages, "max_tokens": request.max_tokens,
+            "model": self.model,
+            "messages": messages,
+            "max_tokens": request.max_tokens,
         }
         if system:
             kwargs["system"] = system
@@ -164,9 +184,15 @@ class AnthropicProvider:
         except anthropic.APIConnectionError as exc:
             raise TransientProviderError(f"connection error: {redact(str(exc))}") from None
         except anthropic.APIStatusError as exc:
-            raise _classify_status("anthropic", self.model, exc.status_code, exc.message, exc.response.headers) from None
+            raise _classify_status(
+                "anthropic", self.model, exc.status_code, exc.message, exc.response.headers
+            ) from None
         text = "".join(block.text for block in message.content if block.type == "text")
-        if request.schema is not None and self.compatible_server and not text.lstrip().startswith("{"):
+        if (
+            request.schema is not None
+            and self.compatible_server
+            and not text.lstrip().startswith("{")
+        ):
             text = "{" + text  # the prefill is ours; some servers echo it, others do not
         return ProviderReply(
             text=text,
@@ -186,12 +212,15 @@ class AnthropicProvider:
 def json_instruction(schema: dict[str, Any]) -> str:
     """How to answer, for servers that cannot constrain output to a schema."""
     properties = schema.get("properties", {})
-    if properties and all(p.get("type") in ("string", "number", "integer", "boolean")
-                          for p in properties.values()):
+    if properties and all(
+        p.get("type") in ("string", "number", "integer", "boolean") for p in properties.values()
+    ):
         keys = ", ".join(f'"{name}" ({p["type"]})' for name, p in properties.items())
         return f"Answer with one JSON object with exactly these keys: {keys}. No other text."
-    return ("Answer with one JSON object and nothing else. It must match this JSON schema:\n"
-            + json.dumps(schema, ensure_ascii=False))
+    return (
+        "Answer with one JSON object and nothing else. It must match this JSON schema:\n"
+        + json.dumps(schema, ensure_ascii=False)
+    )
 
 
 def unreachable(provider: str, base_url: str | None) -> ProviderUnavailable:

@@ -91,8 +91,14 @@ class AdaptiveLimiter:
             else:
                 await asyncio.sleep(delay)
 
-    def release(self, permit: Permit, *, used_tokens: int | None = None,
-                rate_limited: bool = False, retry_after_s: float | None = None) -> None:
+    def release(
+        self,
+        permit: Permit,
+        *,
+        used_tokens: int | None = None,
+        rate_limited: bool = False,
+        retry_after_s: float | None = None,
+    ) -> None:
         with self._lock:
             self.in_flight -= 1
             if used_tokens is not None and self.limits.tpm is not None:

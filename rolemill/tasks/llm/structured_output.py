@@ -23,7 +23,9 @@ class StructuredOutputError(ValueError):
     """The reply was not a valid instance of the schema; the message says why."""
 
 
-def strict_json_schema(model: type[BaseModel], max_string: int = DEFAULT_MAX_STRING) -> dict[str, Any]:
+def strict_json_schema(
+    model: type[BaseModel], max_string: int = DEFAULT_MAX_STRING
+) -> dict[str, Any]:
     """The model's JSON schema, inlined, with maxLength on strings and no extra properties."""
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
@@ -59,7 +61,7 @@ def _json_candidates(text: str) -> list[str]:
         candidates.append(body.rsplit("```", 1)[0])
     start, end = stripped.find("{"), stripped.rfind("}")
     if 0 <= start < end:
-        candidates.append(stripped[start:end + 1])
+        candidates.append(stripped[start : end + 1])
     return candidates
 
 
@@ -75,6 +77,8 @@ def parse_structured(text: str, model: type[T]) -> T:
     """Parse `text` into `model`, leniently; raise StructuredOutputError with the reason."""
     if not text or not text.strip():
         raise StructuredOutputError("empty reply")
+    if "{" not in text:
+        raise StructuredOutputError(f"no JSON object in reply: {text.strip()[:80]!r}")
     decode_error: str | None = None
     for candidate in _json_candidates(text):
         try:

@@ -35,8 +35,11 @@ class ProviderReply:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "text": self.text, "model": self.model, "prompt_tokens": self.prompt_tokens,
-            "completion_tokens": self.completion_tokens, "finish_reason": self.finish_reason,
+            "text": self.text,
+            "model": self.model,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "finish_reason": self.finish_reason,
         }
 
     @classmethod
@@ -69,9 +72,12 @@ class Usage:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "requests": self.requests, "cache_hits": self.cache_hits,
-            "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-            "cost_usd": round(self.cost_usd, 6), "failures": self.failures,
+            "requests": self.requests,
+            "cache_hits": self.cache_hits,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "cost_usd": round(self.cost_usd, 6),
+            "failures": self.failures,
         }
 
 

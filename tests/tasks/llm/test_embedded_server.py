@@ -30,22 +30,32 @@ def _gateway(server, tmp_path: Path, provider: str, monkeypatch: pytest.MonkeyPa
         base_url = server.root_url
     else:
         base_url = server.base_url
-    return LLMGateway(LLMConfig(
-        provider=provider, model=server.model_name, base_url=base_url,
-        api_key_env="ANTHROPIC_API_KEY" if provider == "anthropic" else None,
-        cache_dir=tmp_path / "cache", params=GenerationParams(temperature=0.7, max_tokens=80),
-    ))
+    return LLMGateway(
+        LLMConfig(
+            provider=provider,
+            model=server.model_name,
+            base_url=base_url,
+            api_key_env="ANTHROPIC_API_KEY" if provider == "anthropic" else None,
+            cache_dir=tmp_path / "cache",
+            params=GenerationParams(temperature=0.7, max_tokens=80),
+        )
+    )
 
 
 def test_local_provider_chat_and_structured(embedded_server, tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("ROLEMILL_LOCAL_BASE_URL", embedded_server.base_url)
-    gateway = LLMGateway(LLMConfig(provider="local", cache_dir=tmp_path / "cache",
-                                   params=GenerationParams(max_tokens=80)))
+    gateway = LLMGateway(
+        LLMConfig(
+            provider="local", cache_dir=tmp_path / "cache", params=GenerationParams(max_tokens=80)
+        )
+    )
 
     async def run():
         async with gateway:
-            return (await gateway.chat([SYSTEM, ASK], seed=1),
-                    await gateway.structured(DESCRIBE, Persona, seed=1, max_string=60))
+            return (
+                await gateway.chat([SYSTEM, ASK], seed=1),
+                await gateway.structured(DESCRIBE, Persona, seed=1, max_string=60),
+            )
 
     chat, persona = asyncio.run(run())
     assert chat.ok and chat.text and chat.text.strip()
@@ -62,14 +72,17 @@ def test_local_provider_chat_and_structured(embedded_server, tmp_path: Path, mon
     assert again.usage.requests == 0 and again.usage.cache_hits == 1
 
 
-def test_openai_sdk_structured_is_grammar_constrained(embedded_server, tmp_path: Path, monkeypatch) -> None:
+def test_openai_sdk_structured_is_grammar_constrained(
+    embedded_server, tmp_path: Path, monkeypatch
+) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", "not-needed-by-llama-server")
     gateway = _gateway(embedded_server, tmp_path, "openai", monkeypatch)
 
     async def run():
         async with gateway:
-            return await asyncio.gather(*(gateway.structured(DESCRIBE, Persona, seed=s, max_string=40)
-                                          for s in range(4)))
+            return await asyncio.gather(
+                *(gateway.structured(DESCRIBE, Persona, seed=s, max_string=40) for s in range(4))
+            )
 
     results = asyncio.run(run())
     assert all(r.ok and r.attempts == 1 for r in results), [r.error for r in results]
@@ -81,8 +94,9 @@ def test_anthropic_sdk_chat_and_structured(embedded_server, tmp_path: Path, monk
     async def run():
         async with gateway:
             chat = await gateway.chat([SYSTEM, ASK], seed=2)
-            structured = [await gateway.structured(DESCRIBE, Persona, seed=s, max_string=60)
-                          for s in range(8)]
+            structured = [
+                await gateway.structured(DESCRIBE, Persona, seed=s, max_string=60) for s in range(8)
+            ]
             return chat, structured
 
     chat, structured = asyncio.run(run())

@@ -16,7 +16,10 @@ class QA(BaseModel):
 
 
 def _ask(text: str) -> list[dict[str, str]]:
-    return [{"role": "system", "content": "You are Sherlock Holmes."}, {"role": "user", "content": text}]
+    return [
+        {"role": "system", "content": "You are Sherlock Holmes."},
+        {"role": "user", "content": text},
+    ]
 
 
 FAULT_PLANS = {
@@ -54,11 +57,21 @@ def _chat(gateway, messages, **kwargs):
     return asyncio.run(run())
 
 
-def test_every_request_ends_in_a_result_or_a_reported_failure(scripted: ScriptedLLMServer, make_gateway) -> None:
+def test_every_request_ends_in_a_result_or_a_reported_failure(
+    scripted: ScriptedLLMServer, make_gateway
+) -> None:
     gateway = make_gateway(scripted)
     results = asyncio.run(_run_all(gateway))
 
-    for name in ("clean", "rate-limited", "server-errors", "timeout", "truncated", "malformed", "mixed"):
+    for name in (
+        "clean",
+        "rate-limited",
+        "server-errors",
+        "timeout",
+        "truncated",
+        "malformed",
+        "mixed",
+    ):
         assert results[name].ok, (name, results[name].error)
         assert isinstance(results[name].value, QA)
     assert not results["hopeless-transport"].ok
@@ -125,7 +138,9 @@ def test_different_seeds_are_different_requests(scripted: ScriptedLLMServer, mak
 def test_usage_and_cost_are_summed(scripted: ScriptedLLMServer, make_gateway) -> None:
     from rolemill.schemas.llm import ModelPrice
 
-    gateway = make_gateway(scripted, prices={"scripted-model": ModelPrice(input_per_mtok=1e6, output_per_mtok=2e6)})
+    gateway = make_gateway(
+        scripted, prices={"scripted-model": ModelPrice(input_per_mtok=1e6, output_per_mtok=2e6)}
+    )
 
     async def run() -> list:
         async with gateway:

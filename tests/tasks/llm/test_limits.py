@@ -19,8 +19,10 @@ async def _fire(gateway, count: int) -> list:
 
 
 def _max_overlap(server: ScriptedLLMServer) -> int:
-    events = sorted([(r.received, 1) for r in server.requests] + [(r.finished, -1) for r in server.requests],
-                    key=lambda e: (e[0], e[1]))
+    events = sorted(
+        [(r.received, 1) for r in server.requests] + [(r.finished, -1) for r in server.requests],
+        key=lambda e: (e[0], e[1]),
+    )
     level = peak = 0
     for _, step in events:
         level += step
@@ -68,8 +70,9 @@ def test_adaptive_cap_halves_on_429_and_grows_back(make_gateway) -> None:
 def test_rpm_limit_holds_in_every_minute_window(make_gateway) -> None:
     """30 requests per minute: 40 requests take a real minute; no 60 s window sees more than 30."""
     with ScriptedLLMServer(latency_s=0.01) as server:
-        gateway = make_gateway(server, limits=RateLimits(concurrency=8, rpm=30, adaptive=False),
-                               timeout_s=5.0)
+        gateway = make_gateway(
+            server, limits=RateLimits(concurrency=8, rpm=30, adaptive=False), timeout_s=5.0
+        )
         results = asyncio.run(_fire(gateway, 40))
         assert all(r.ok for r in results)
         arrivals = sorted(r.received for r in server.requests)

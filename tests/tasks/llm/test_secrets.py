@@ -26,7 +26,14 @@ def test_key_never_reaches_logs_cache_or_errors(
                 return [
                     await gateway.chat([{"role": "user", "content": "fine"}]),
                     # the server echoes the Authorization header into its error text, every time
-                    await gateway.chat([{"role": "user", "content": "x [[faults: echo-key,echo-key,echo-key,echo-key]]"}]),
+                    await gateway.chat(
+                        [
+                            {
+                                "role": "user",
+                                "content": "x [[faults: echo-key,echo-key,echo-key,echo-key]]",
+                            }
+                        ]
+                    ),
                     await gateway.chat([{"role": "user", "content": "y [[faults: echo-key,429]]"}]),
                 ]
 
