@@ -11,6 +11,7 @@ import atexit
 import contextlib
 import ctypes
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -18,7 +19,9 @@ import sys
 import threading
 import time
 import urllib.request
+from concurrent.futures import Future
 from pathlib import Path
+from typing import Any
 
 from rolemill.tasks.llm.embedded_build import MODEL_NAME, find_model_file, find_server_binary
 from rolemill.tasks.llm.errors import ProviderUnavailable
@@ -36,6 +39,54 @@ def _die_with_parent() -> None:  # runs in the child between fork and exec
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError):
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+
+
+class _Spawner:
+    """Starts children from one thread that lives as long as the process.
+
+    PR_SET_PDEATHSIG fires when the *thread* that forked the child exits, so a server
+    started from a short-lived worker thread (Prefect runs tasks in such threads)
+    would die with that thread. Forking from this thread ties it to the process.
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[tuple[list[str], Any, Future[subprocess.Popen[bytes]]]] = (
+            queue.Queue()
+        )
+        threading.Thread(target=self._run, name="rolemill-spawner", daemon=True).start()
+
+    def _run(self) -> None:
+        while True:
+            command, log, result = self._jobs.get()
+            try:
+                result.set_result(
+                    subprocess.Popen(
+                        command,
+                        stdout=log,
+                        stderr=log,
+                        stdin=subprocess.DEVNULL,
+                        preexec_fn=_die_with_parent,
+                    )
+                )
+            except BaseException as exc:
+                result.set_exception(exc)
+
+    def spawn(self, command: list[str], log: Any) -> subprocess.Popen[bytes]:
+        result: Future[subprocess.Popen[bytes]] = Future()
+        self._jobs.put((command, log, result))
+        return result.result()
+
+
+_spawner: _Spawner | None = None
+_spawner_lock = threading.Lock()
+
+
+def _spawn(command: list[str], log: Any) -> subprocess.Popen[bytes]:
+    global _spawner
+    with _spawner_lock:
+        if _spawner is None:
+            _spawner = _Spawner()
+    return _spawner.spawn(command, log)
 
 
 class LocalLlamaServer:
@@ -91,9 +142,7 @@ class LocalLlamaServer:
             "--no-webui",
         ]
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            command, stdout=log, stderr=log, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent
-        )
+        self.process = _spawn(command, log)
         atexit.register(self.stop)
         self._wait_healthy()
         return self
