@@ -89,6 +89,18 @@ def _spawn(command: list[str], log: Any) -> subprocess.Popen[bytes]:
     return _spawner.spawn(command, log)
 
 
+def stop_process(process: subprocess.Popen[Any], timeout_s: float = 10.0) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within `timeout_s`."""
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 class LocalLlamaServer:
     """A llama-server child process serving the embedded model."""
 
@@ -170,14 +182,8 @@ class LocalLlamaServer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
-        if process is None or process.poll() is not None:
-            return
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        if process is not None:
+            stop_process(process)
 
     def __enter__(self) -> LocalLlamaServer:
         return self.start()

@@ -76,8 +76,10 @@ class OpenAIProvider:
         provider_label: str = "openai",
     ):
         import openai
+        from openai.types.chat import ChatCompletion
 
         self._openai = openai
+        self._completion_type = ChatCompletion
         self.model = model
         self.label = provider_label
         self.client = openai.AsyncOpenAI(
@@ -107,7 +109,11 @@ class OpenAIProvider:
                 },
             }
         try:
-            completion = await self.client.chat.completions.create(**kwargs)
+            # The plain `post` skips the SDK's per-call parameter transform (about half a
+            # millisecond of CPU per request); the body is already plain JSON.
+            completion = await self.client.post(
+                "/chat/completions", body=kwargs, cast_to=self._completion_type
+            )
         except openai.APITimeoutError:
             raise TransientProviderError("timeout") from None
         except openai.APIConnectionError as exc:
