@@ -14,6 +14,10 @@ from rolemill.tasks.llm import LLMGateway
 pytestmark = pytest.mark.llm_server
 
 
+class Name(BaseModel):
+    name: str = Field(description="the character's name")
+
+
 class Persona(BaseModel):
     name: str = Field(description="the character's name")
     era: str = Field(description="when the character lives")
@@ -21,6 +25,7 @@ class Persona(BaseModel):
 
 SYSTEM = {"role": "system", "content": "You are Sherlock Holmes, the detective of Baker Street."}
 ASK = {"role": "user", "content": "Who are you? Answer in one sentence."}
+ASK_NAME = [{"role": "user", "content": "What is the name of the detective of Baker Street?"}]
 DESCRIBE = [{"role": "user", "content": "Describe Sherlock Holmes: his name and his era."}]
 
 
@@ -90,12 +95,14 @@ def test_openai_sdk_structured_is_grammar_constrained(
 
 def test_anthropic_sdk_chat_and_structured(embedded_server, tmp_path: Path, monkeypatch) -> None:
     gateway = _gateway(embedded_server, tmp_path, "anthropic", monkeypatch)
+    longer = GenerationParams(temperature=0.7, max_tokens=120)
 
     async def run():
         async with gateway:
             chat = await gateway.chat([SYSTEM, ASK], seed=2)
             structured = [
-                await gateway.structured(DESCRIBE, Persona, seed=s, max_string=60) for s in range(8)
+                await gateway.structured(ASK_NAME, Name, seed=s, params=longer, max_string=60)
+                for s in range(8)
             ]
             return chat, structured
 
@@ -103,8 +110,9 @@ def test_anthropic_sdk_chat_and_structured(embedded_server, tmp_path: Path, monk
     assert chat.ok and chat.text and chat.text.strip()
     assert chat.usage.prompt_tokens > 10 and chat.usage.completion_tokens > 0
     # llama-server's /v1/messages has no JSON-schema grammar, so the tiny model is only
-    # prompted: each call ends valid or as a reported failure, and fixed seeds make some valid.
+    # prompted (schema in the system prompt, `{` prefilled): each call ends valid or as a
+    # reported failure. Measured here: about 3 in 4 calls end valid within 3 attempts.
     assert all(r.ok or (r.error and "unusable" in r.error) for r in structured)
     valid = [r.value for r in structured if r.ok]
-    assert valid, [r.error for r in structured]
-    assert all(isinstance(v, Persona) and v.name for v in valid)
+    assert len(valid) >= 2, [r.error for r in structured]
+    assert all(isinstance(v, Name) and v.name.strip() for v in valid)
