@@ -25,8 +25,11 @@ WINDOW_MARGIN_S = 0.25
 
 @dataclass(slots=True)
 class Permit:
+    """One started request; while `in_window`, its tokens count against the TPM window."""
+
     tokens: int
     started: float
+    in_window: bool = False
 
 
 class AdaptiveLimiter:
@@ -38,7 +41,7 @@ class AdaptiveLimiter:
         self.max_in_flight_seen = 0
         self._lock = threading.Lock()
         self._starts: deque[float] = deque()
-        self._tokens: deque[tuple[float, int]] = deque()
+        self._tokens: deque[Permit] = deque()
         self._token_sum = 0
         self._paused_until = 0.0
         self._successes = 0
@@ -48,8 +51,10 @@ class AdaptiveLimiter:
         horizon = now - self.window_s - WINDOW_MARGIN_S
         while self._starts and self._starts[0] <= horizon:
             self._starts.popleft()
-        while self._tokens and self._tokens[0][0] <= horizon:
-            self._token_sum -= self._tokens.popleft()[1]
+        while self._tokens and self._tokens[0].started <= horizon:
+            expired = self._tokens.popleft()
+            expired.in_window = False
+            self._token_sum -= expired.tokens
 
     def _delay_for(self, now: float, tokens: int) -> float | None:
         """0 to start now, a delay to sleep for a rate window, None to wait for a slot."""
@@ -64,7 +69,7 @@ class AdaptiveLimiter:
             return self._starts[0] + span - now + 0.001
         tpm = self.limits.tpm
         if tpm is not None and self._tokens and self._token_sum + tokens > tpm:
-            return self._tokens[0][0] + span - now + 0.001
+            return self._tokens[0].started + span - now + 0.001
         return 0.0
 
     async def acquire(self, tokens: int = 0) -> Permit:
@@ -79,10 +84,12 @@ class AdaptiveLimiter:
                     self.max_in_flight_seen = max(self.max_in_flight_seen, self.in_flight)
                     if self.limits.rpm is not None:
                         self._starts.append(now)
+                    permit = Permit(tokens=tokens, started=now)
                     if self.limits.tpm is not None:
-                        self._tokens.append((now, tokens))
+                        permit.in_window = True
+                        self._tokens.append(permit)
                         self._token_sum += tokens
-                    return Permit(tokens=tokens, started=now)
+                    return permit
                 if delay is None:
                     waiter: asyncio.Future[None] = loop.create_future()
                     self._waiters.append((loop, waiter))
@@ -101,8 +108,10 @@ class AdaptiveLimiter:
     ) -> None:
         with self._lock:
             self.in_flight -= 1
-            if used_tokens is not None and self.limits.tpm is not None:
-                self._correct_tokens(permit, used_tokens)
+            if used_tokens is not None and permit.in_window:
+                # the estimate becomes the real usage, in O(1): the permit is the window entry
+                self._token_sum += used_tokens - permit.tokens
+                permit.tokens = used_tokens
             if rate_limited:
                 if self.limits.adaptive:
                     self.cap = max(1, self.cap // 2)
@@ -115,13 +124,6 @@ class AdaptiveLimiter:
                     self.cap += 1
                     self._successes = 0
             self._wake(self.cap - self.in_flight)
-
-    def _correct_tokens(self, permit: Permit, used: int) -> None:
-        for index, (started, estimate) in enumerate(self._tokens):
-            if started == permit.started and estimate == permit.tokens:
-                self._tokens[index] = (started, used)
-                self._token_sum += used - estimate
-                return
 
     def _wake(self, count: int) -> None:
         while count > 0 and self._waiters:

@@ -81,3 +81,21 @@ def test_rpm_limit_holds_in_every_minute_window(make_gateway) -> None:
             in_window = sum(1 for t in arrivals[i:] if t < start + WINDOW_S)
             assert in_window <= 30
         assert arrivals[-1] - arrivals[0] >= WINDOW_S  # the limit really waited
+
+
+def test_tpm_window_counts_real_usage_not_the_estimate() -> None:
+    from rolemill.tasks.llm.rate_limit import AdaptiveLimiter
+
+    async def run() -> None:
+        limiter = AdaptiveLimiter(RateLimits(concurrency=4, tpm=1000, adaptive=False), window_s=0.5)
+        first = await limiter.acquire(600)
+        limiter.release(first, used_tokens=100)
+        second = await asyncio.wait_for(limiter.acquire(800), 0.1)  # fits: 100 + 800 <= 1000
+        started = asyncio.get_running_loop().time()
+        third = await limiter.acquire(500)  # must wait for the window to drop the first two
+        assert asyncio.get_running_loop().time() - started >= 0.5
+        limiter.release(second, used_tokens=50)  # already out of the window: no effect
+        limiter.release(third, used_tokens=500)
+        assert limiter._token_sum == 500
+
+    asyncio.run(run())
