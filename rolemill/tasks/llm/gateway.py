@@ -165,8 +165,9 @@ class LLMGateway:
         started = time.perf_counter()
         schema = strict_json_schema(output, max_string)
         usage = Usage()
-        error = "no attempt made"
+        error = ""
         raw: str | None = None
+        attempt = 0
         attempts = self.config.retry.max_parse_attempts
         for attempt in range(attempts):
             attempt_seed = seed if attempt == 0 else (seed or 0) + attempt
@@ -201,7 +202,7 @@ class LLMGateway:
             time.perf_counter() - started,
             error=error,
             raw_text=raw,
-            attempts=attempts,
+            attempts=attempt + 1,  # fewer than the limit when a transport failure ended it
         )
 
     # -- internals -------------------------------------------------------------------------
