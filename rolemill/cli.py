@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -17,6 +19,8 @@ app = typer.Typer(
 )
 llm_app = typer.Typer(help="The LLM gateway and the embedded local model.", no_args_is_help=True)
 app.add_typer(llm_app, name="llm")
+hub_app = typer.Typer(help="Datasets on the hub.", no_args_is_help=True)
+app.add_typer(hub_app, name="hub")
 
 
 class CharacterSketch(BaseModel):
@@ -133,6 +137,100 @@ def llm_serve(
         typer.echo("stopping")
     finally:
         server.stop()
+
+
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Failures that deserve one clear line rather than a traceback."""
+    from rolemill.schemas.input_error import InputError
+    from rolemill.tasks.llm import LLMConfigurationError, ProviderUnavailable
+    from rolemill.tasks.llm.embedded_build import EmbeddedModelMissing
+    from rolemill.tasks.publish.git_lfs_hub import HubError
+    from rolemill.tasks.validation import ValidationGateError
+
+    return (
+        InputError,
+        LLMConfigurationError,
+        ProviderUnavailable,
+        EmbeddedModelMissing,
+        HubError,
+        ValidationGateError,
+    )
+
+
+@app.command("build")
+def build(
+    recipe: Annotated[Path, typer.Argument(help="the recipe YAML")],
+    set_: Annotated[
+        list[str] | None,
+        typer.Option("--set", help="override a recipe key, e.g. --set llm.model=gpt-4o-mini"),
+    ] = None,
+    publish: Annotated[
+        bool, typer.Option(help="publish a new version when content changed")
+    ] = True,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Prefect's logs")] = False,
+) -> None:
+    """Build the dataset a recipe describes; publish a new version if its content changed.
+
+    Runs on a temporary Prefect server, or the one at PREFECT_API_URL when set.
+    """
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("DO_NOT_TRACK", "1")
+    from rolemill.schemas.recipe import load_recipe
+    from rolemill.tasks.seed_loader import load_seeds
+
+    expected = _expected_errors()
+    overrides = list(set_ or [])
+    try:  # every input is checked before any work starts
+        loaded = load_recipe(recipe, overrides)
+        seeds = load_seeds(loaded)
+    except expected as exc:
+        _fail(str(exc))
+    typer.echo(
+        f"building {loaded.recipe.name}: {len(seeds.characters)} characters, "
+        f"{loaded.recipe.llm.provider} model {loaded.recipe.llm.model_name}",
+        err=True,
+    )
+
+    from rolemill.flows.build import build_dataset
+    from rolemill.flows.progress import set_progress_sink
+    from rolemill.flows.rich_progress import RichProgress
+
+    try:
+        with RichProgress() as bars:
+            set_progress_sink(bars)
+            summary = build_dataset(str(recipe), overrides, publish)
+    except expected as exc:
+        _fail(str(exc))
+    finally:
+        set_progress_sink(None)
+    from rolemill.flows.summary import BuildSummary
+
+    for line in BuildSummary.from_dict(summary).lines():
+        typer.echo(line)
+
+
+@hub_app.command("list")
+def hub_list(
+    name: Annotated[
+        str, typer.Argument(help="dataset name (local hub), bare repo path or git URL")
+    ],
+) -> None:
+    """List a dataset's versions with their row counts per config."""
+    from rolemill.tasks.publish.git_lfs_hub import HubError
+    from rolemill.tasks.publish.release import hub_for
+
+    hub = hub_for(name)
+    try:
+        listing = hub.list_versions()
+    except HubError as exc:
+        _fail(str(exc))
+    if not listing:
+        typer.echo(f"no versions published at {hub.remote}")
+        return
+    for entry in listing:
+        rows = ", ".join(f"{config} {count}" for config, count in entry.rows.items())
+        typer.echo(f"{entry.tag:<10} {entry.date:<26} {rows}")
 
 
 if __name__ == "__main__":

@@ -19,9 +19,14 @@ def to_plain_arrow(frame: pl.DataFrame, schema: pa.Schema) -> pa.Table:
 
 
 def write_parquet(frame: pl.DataFrame, path: Path, schema: pa.Schema) -> Path:
-    """Write `frame` to `path` atomically (a temp file renamed into place)."""
+    """Write `frame` to `path` atomically, with the schema's plain types."""
+    return write_arrow(to_plain_arrow(frame, schema), path)
+
+
+def write_arrow(table: pa.Table, path: Path) -> Path:
+    """Write `table` to `path` atomically (a temp file renamed into place), zstd."""
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    pq.write_table(to_plain_arrow(frame, schema), partial, compression="zstd")
+    pq.write_table(table, partial, compression="zstd")
     partial.replace(path)
     return path

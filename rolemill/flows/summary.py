@@ -1,0 +1,59 @@
+"""What a build did, for the CLI's closing table, the run workspace and (later) artifacts."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rolemill.tasks.llm import Usage
+
+
+@dataclass
+class BuildSummary:
+    name: str
+    run_id: str
+    workspace: str
+    rows: dict[str, int] = field(default_factory=dict)
+    generation_failures: list[str] = field(default_factory=list)
+    below_confidence: int = 0
+    dedup_exact: int = 0
+    dedup_near: int = 0
+    validation_failures: list[str] = field(default_factory=list)
+    usage: Usage = field(default_factory=Usage)
+    version: str | None = None
+    previous_version: str | None = None
+    published_to: str | None = None
+    publish_note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["usage"] = self.usage.as_dict()
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> BuildSummary:
+        values = dict(data)
+        values["usage"] = Usage(**values.get("usage", {}))
+        return cls(**values)
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
+
+    def lines(self) -> list[str]:
+        """The summary as plain text lines (used by the CLI and the logs)."""
+        u = self.usage
+        out = [f"dataset {self.name}  (run workspace {self.workspace})"]
+        out += [f"  {config:<18} {rows:>8} rows" for config, rows in self.rows.items()]
+        out.append(
+            f"  dropped: {self.below_confidence} below confidence, "
+            f"{self.dedup_exact} exact duplicates, {self.dedup_near} near duplicates, "
+            f"{len(self.generation_failures)} failed requests"
+        )
+        out.append(
+            f"  LLM: {u.requests} requests sent, {u.cache_hits} cache hits, "
+            f"{u.prompt_tokens + u.completion_tokens} tokens, ${u.cost_usd:.4f}"
+        )
+        out.append(f"  {self.publish_note}")
+        return out

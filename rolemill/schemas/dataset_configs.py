@@ -1,0 +1,72 @@
+"""The configs a published dataset has: each one's Arrow schema and its validation suite."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from rolemill.schemas.profile import profile_arrow_schema
+from rolemill.schemas.recipe import ALL_SEGMENTS
+from rolemill.schemas.sample import sample_arrow_schema
+from rolemill.tasks.validation import ConfigExpectations
+
+CONTEXT_INSTRUCT_FIELDS = pa.struct(
+    [pa.field("segment", pa.string()), pa.field("confidence", pa.int64())]
+)
+ROLEBENCH_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("role", pa.string(), nullable=False),
+        pa.field("question", pa.string(), nullable=False),
+        pa.field("generated", pa.list_(pa.string()), nullable=False),
+    ]
+)
+LANGUAGES = ["en", "zh"]
+
+
+@dataclass(frozen=True)
+class DatasetConfig:
+    name: str
+    arrow_schema: pa.Schema
+    expectations: ConfigExpectations
+
+
+def _profiles() -> DatasetConfig:
+    schema = profile_arrow_schema()
+    return DatasetConfig(
+        "profiles",
+        schema,
+        ConfigExpectations(
+            columns=schema.names,
+            non_null=["id", "role_id", "role_name", "language", "description"],
+            unique=["id", "role_id"],
+            value_sets={"language": LANGUAGES},
+        ),
+    )
+
+
+def _context_instruct() -> DatasetConfig:
+    schema = sample_arrow_schema(CONTEXT_INSTRUCT_FIELDS)
+    expectations = ConfigExpectations.for_samples(
+        schema.names, tasks=[f"context_instruct/{kind}" for kind in ALL_SEGMENTS]
+    )
+    expectations.value_sets["config"] = ["context_instruct"]
+    return DatasetConfig("context_instruct", schema, expectations)
+
+
+def _rolebench() -> DatasetConfig:
+    return DatasetConfig(
+        "rolebench",
+        ROLEBENCH_SCHEMA,
+        ConfigExpectations(
+            columns=ROLEBENCH_SCHEMA.names,
+            non_null=ROLEBENCH_SCHEMA.names,
+            unique=["id"],
+        ),
+    )
+
+
+DATASET_CONFIGS: dict[str, DatasetConfig] = {
+    config.name: config for config in (_profiles(), _context_instruct(), _rolebench())
+}

@@ -1,0 +1,156 @@
+"""The recipe: what to build, from which seeds, with which model, and where to publish.
+
+A recipe is a YAML file (see recipes/ and docs/recipes.md). Unknown keys are errors,
+relative paths resolve against the recipe's own folder, and `--set key=value`
+overrides are applied before validation so they are checked like the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from rolemill.schemas.input_error import InputError
+from rolemill.schemas.llm import LLMConfig
+from rolemill.schemas.quality import DedupConfig, ValidationConfig
+from rolemill.schemas.source_files import (
+    dotted,
+    input_error_from_validation,
+    load_yaml,
+    validate_yaml,
+)
+
+SegmentKind = Literal["description", "personality", "knowledge", "scene"]
+ALL_SEGMENTS: tuple[SegmentKind, ...] = ("description", "personality", "knowledge", "scene")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SeedsConfig(_Section):
+    characters: list[str] = Field(
+        min_length=1,
+        description="character files or globs: our YAML, or Character Card V2 JSON",
+    )
+    instructions: str | None = Field(default=None, description="general instructions (JSONL)")
+    passages: str | None = Field(default=None, description="reading passages (JSONL)")
+    only_roles: list[str] | None = Field(default=None, description="build only these role ids")
+
+
+class ProfilesConfig(_Section):
+    max_tokens: int = Field(default=900, ge=64, description="reply budget per profile")
+
+
+class ContextInstructConfig(_Section):
+    enabled: bool = True
+    questions_per_segment: int = Field(default=2, ge=1, le=10, description="per request")
+    rounds: int = Field(
+        default=1, ge=1, le=1000, description="requests per segment, each with its own seed"
+    )
+    min_confidence: int = Field(
+        default=6, ge=0, le=10, description="keep questions the model rated at least this (0-10)"
+    )
+    segments: list[SegmentKind] = Field(default_factory=lambda: list(ALL_SEGMENTS), min_length=1)
+    max_tokens: int = Field(default=700, ge=64, description="reply budget per segment")
+
+
+class GeneratorsConfig(_Section):
+    profiles: ProfilesConfig = Field(default_factory=ProfilesConfig)
+    context_instruct: ContextInstructConfig = Field(default_factory=ContextInstructConfig)
+
+
+class PublishConfig(_Section):
+    enabled: bool = True
+    target: str | None = Field(
+        default=None,
+        description="a bare git repository path or git URL; default data/hub/<name>.git",
+    )
+
+
+class Recipe(_Section):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="the dataset's name")
+    description: str = ""
+    license: str = "cc-by-4.0"
+    seeds: SeedsConfig
+    generators: GeneratorsConfig = Field(default_factory=GeneratorsConfig)
+    llm: LLMConfig = Field(default_factory=LLMConfig)
+    dedup: DedupConfig = Field(default_factory=DedupConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    publish: PublishConfig = Field(default_factory=PublishConfig)
+    shard_size: int = Field(default=8, ge=1, le=10_000, description="roles per Prefect task")
+
+    def content_hash(self) -> str:
+        """Hash of everything that shapes the data (not where it is published)."""
+        payload = self.model_dump(mode="json", exclude={"publish"})
+        canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class LoadedRecipe:
+    recipe: Recipe
+    path: Path
+
+    @property
+    def folder(self) -> Path:
+        return self.path.parent
+
+    def resolve(self, relative: str) -> Path:
+        """A path named in the recipe, relative to the recipe's folder."""
+        candidate = Path(relative).expanduser()
+        return candidate if candidate.is_absolute() else self.folder / candidate
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """`llm.model=gpt-4o-mini` -> (['llm', 'model'], 'gpt-4o-mini'); values are YAML scalars."""
+    key, sep, raw = text.partition("=")
+    if not sep or not key.strip():
+        raise InputError("--set", f"'{text}' is not key=value", hint="e.g. --set llm.model=gpt-4o")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key.strip().split("."), value
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    for text in overrides:
+        keys, value = parse_override(text)
+        target = data
+        for key in keys[:-1]:
+            child = target.setdefault(key, {})
+            if not isinstance(child, dict):
+                raise InputError("--set", f"'{key}' is not a section", field=".".join(keys))
+            target = child
+        target[keys[-1]] = value
+    return data
+
+
+def load_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedRecipe:
+    """Read and validate a recipe; raise InputError naming the file, line and field."""
+    path = Path(path)
+    data, node = load_yaml(path)
+    if not overrides:
+        return LoadedRecipe(validate_yaml(path, Recipe, data, node), path.resolve())
+    if not isinstance(data, dict):
+        raise InputError(path, "expected a mapping of keys to values at the top level", line=1)
+    override_keys = [parse_override(text)[0] for text in overrides]
+    data = apply_overrides(data, overrides)
+    try:
+        recipe = Recipe.model_validate(data)
+    except ValidationError as exc:
+        loc = [str(part) for part in exc.errors()[0]["loc"]]
+        if any(loc[: len(keys)] == keys for keys in override_keys):
+            error = input_error_from_validation(path, exc, line=0)
+            raise InputError(
+                "--set", error.problem, field=dotted(tuple(loc)), hint=error.hint
+            ) from None
+        raise input_error_from_validation(path, exc, node) from None
+    return LoadedRecipe(recipe, path.resolve())

@@ -1,0 +1,1 @@
+"""Generators: each turns seeds or profiles into rows, with its prompt templates beside it."""

@@ -1,0 +1,147 @@
+"""Write one dataset version in the hub layout, ready for any hub to publish.
+
+    README.md                                    dataset card, YAML front matter
+    manifest.json                                rows, columns, files + sha256
+    data/<config>/train-00000-of-00001.parquet   zstd, rows sorted by id
+
+`datasets.load_dataset(<folder>, "<config>", split="train")` reads it as it is. The
+manifest's `version` stays "" here: the hub stamps the version it publishes under.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import UTC, datetime
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import polars as pl
+import pyarrow as pa
+import yaml
+
+from rolemill.schemas.manifest import MANIFEST_FILENAME, Manifest, ManifestConfig, ManifestFile
+from rolemill.tasks.parquet import write_parquet
+from rolemill.tasks.publish.versioning import content_hash
+
+SPLIT = "train"
+CARD_TAGS = ["role-playing", "synthetic"]
+_CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def data_file_path(config: str) -> str:
+    """The one Parquet file of a config, relative to the dataset root."""
+    return f"data/{config}/{SPLIT}-00000-of-00001.parquet"
+
+
+def write_dataset_tree(
+    out_dir: Path,
+    name: str,
+    tables: dict[str, pa.Table],
+    *,
+    card_body: str,
+    license: str,
+    recipe_hash: str = "",
+) -> Manifest:
+    """Write `tables` (config name -> rows with an `id` column) under `out_dir`."""
+    if not tables:
+        raise ValueError(f"dataset {name!r} has no configs to write; give at least one table")
+    for config in tables:
+        if not _CONFIG_NAME.match(config):
+            raise ValueError(
+                f"config name {config!r} cannot be a folder name on the hub; use letters, "
+                "digits, '_', '-' or '.' (at most 64, not starting with a symbol)"
+            )
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise ValueError(
+            f"{out_dir} is not empty; a dataset tree is written to a fresh folder so no "
+            "stale file is published: remove it or choose another folder"
+        )
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    configs: dict[str, ManifestConfig] = {}
+    for config in sorted(tables):
+        table = tables[config]
+        relative = data_file_path(config)
+        path = out_dir / relative
+        # Sorted by id: the same rows always make the same bytes.
+        write_parquet(pl.from_arrow(table.sort_by("id")), path, table.schema)
+        file = ManifestFile(
+            path=relative, sha256=file_sha256(path), rows=table.num_rows, bytes=path.stat().st_size
+        )
+        configs[config] = ManifestConfig(
+            rows=table.num_rows, columns=table.column_names, files=[file]
+        )
+
+    manifest = Manifest(
+        name=name,
+        version="",
+        content_hash=content_hash(tables),
+        created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        rolemill_version=_rolemill_version(),
+        recipe_hash=recipe_hash,
+        configs=configs,
+    )
+    (out_dir / "README.md").write_text(dataset_card(manifest, card_body, license), encoding="utf-8")
+    write_manifest(out_dir, manifest)
+    return manifest
+
+
+def dataset_card(manifest: Manifest, card_body: str, license: str) -> str:
+    """README.md: the YAML front matter `datasets` and the hub read, then `card_body`."""
+    total = sum(config.rows for config in manifest.configs.values())
+    front_matter = {
+        "license": license,
+        "task_categories": ["text-generation"],
+        "tags": CARD_TAGS,
+        "annotations_creators": ["machine-generated"],
+        "size_categories": [size_category(total)],
+        "configs": [
+            {
+                "config_name": config,
+                "data_files": [{"split": SPLIT, "path": f"data/{config}/{SPLIT}-*.parquet"}],
+            }
+            for config in manifest.configs
+        ],
+    }
+    header = yaml.safe_dump(front_matter, sort_keys=False, allow_unicode=True)
+    return f"---\n{header}---\n\n{card_body.strip()}\n"
+
+
+def size_category(rows: int) -> str:
+    """The hub's `size_categories` bucket for a row count."""
+    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")]
+    bounds += [(1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")]
+    for bound, label in bounds:
+        if rows < bound:
+            return label
+    return "100M<n<1B"
+
+
+def write_manifest(out_dir: Path, manifest: Manifest) -> Path:
+    path = out_dir / MANIFEST_FILENAME
+    path.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    return path
+
+
+def read_manifest(tree: Path) -> Manifest:
+    path = tree / MANIFEST_FILENAME
+    if not path.is_file():
+        raise ValueError(f"{tree} has no {MANIFEST_FILENAME}; write it with write_dataset_tree")
+    return Manifest.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        while chunk := stream.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _rolemill_version() -> str:
+    try:
+        return package_version("rolemill")
+    except PackageNotFoundError:
+        return "0+unknown"

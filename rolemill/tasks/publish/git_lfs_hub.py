@@ -1,0 +1,352 @@
+"""`GitLfsHub`: publish dataset versions to a git remote, Parquet stored in git-LFS.
+
+The remote is a bare repository path (the local hub, `data/hub/<name>.git`) or any
+git URL. Branch `main` holds the latest version; each version is an annotated tag
+`vX.Y.Z`. A version goes up in ONE atomic push of the branch and the tag: the LFS
+pre-push hook uploads the Parquet objects before any ref moves, so a reader sees the
+whole version or none of it, and an existing tag is never moved (versions are
+immutable). `manifest.json` is a plain git file, so versions and row counts are read
+by fetching tags alone, without downloading any Parquet.
+
+git-lfs (3.3 checked) transfers to a local path remote by itself: it turns the path
+into a `file://` endpoint served by its standalone file transfer, and stores objects
+under `<bare repo>/lfs/objects`. Git runs with a fixed identity, no prompts and no
+signing, whatever the user's git config says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from pydantic import ValidationError
+
+from rolemill.schemas.manifest import MANIFEST_FILENAME, Manifest
+from rolemill.tasks.publish.dataset_tree import file_sha256, read_manifest, write_manifest
+from rolemill.tasks.publish.versioning import Version
+
+BRANCH = "main"
+LFS_ATTRIBUTES = "*.parquet filter=lfs diff=lfs merge=lfs -text\n"
+LFS_POINTER_PREFIX = "version https://git-lfs.github.com/spec/v1"
+
+# Given to every git command: our identity, never a prompt, a signature or an editor.
+_GIT_OPTIONS = (
+    "-c", "user.name=rolemill",
+    "-c", "user.email=rolemill@localhost",
+    "-c", "commit.gpgSign=false",
+    "-c", "tag.gpgSign=false",
+    "-c", "tag.forceSignAnnotated=false",
+    "-c", "push.gpgSign=false",
+    "-c", "advice.detachedHead=false",
+)  # fmt: skip
+# Inherited from a calling git (a hook, say) these would point git at the wrong repository.
+_REPOSITORY_ENV = (
+    "GIT_DIR",
+    "GIT_WORK_TREE",
+    "GIT_INDEX_FILE",
+    "GIT_OBJECT_DIRECTORY",
+    "GIT_ALTERNATE_OBJECT_DIRECTORIES",
+    "GIT_COMMON_DIR",
+    "GIT_NAMESPACE",
+    "GIT_PREFIX",
+)
+_DEFAULT_HINT = (
+    "check that the hub remote exists and is reachable (a local hub must be a bare git "
+    "repository) and that git-lfs is installed (`git lfs version`)"
+)
+
+
+class HubError(Exception):
+    """A hub refused or failed an operation; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class PublishedVersion:
+    remote: str
+    tag: str
+    commit: str
+
+
+@dataclass(frozen=True)
+class VersionInfo:
+    """One published version as `rolemill hub list` shows it."""
+
+    version: Version
+    tag: str
+    date: str  # ISO 8601, when the tag was made
+    rows: dict[str, int]  # rows per config, from the version's manifest
+
+
+class GitLfsHub:
+    """A git remote holding one dataset; `workdir` is scratch space for clones."""
+
+    def __init__(self, remote: str | Path, workdir: Path):
+        self.remote = str(remote)
+        self.workdir = Path(workdir)
+        self.local_path = _local_path(remote)
+        # git-lfs 3.3 handles a plain absolute path itself (as a file:// endpoint).
+        self.url = str(self.local_path) if self.local_path is not None else self.remote
+
+    # -- reading ---------------------------------------------------------------------
+
+    def versions(self) -> list[Version]:
+        """Published versions, oldest first; [] for an empty or missing local hub."""
+        return sorted(self._remote_versions())
+
+    def latest_manifest(self) -> Manifest | None:
+        """The manifest of the newest version, or None before the first publish."""
+        versions = self.versions()
+        return self.manifest(versions[-1]) if versions else None
+
+    def manifest(self, version: Version | str) -> Manifest:
+        """`manifest.json` as published under `version` (fetches git objects, no LFS)."""
+        version = Version.parse(version) if isinstance(version, str) else version
+        available = self.versions()
+        if version not in available:
+            shown = ", ".join(v.tag for v in available) or "none yet"
+            raise HubError(
+                f"hub {self.remote} has no version {version.tag} (published: {shown}); "
+                "pick one of those, or publish first"
+            )
+        cache = self._fetch_tags([version.tag])
+        return self._read_manifest(cache, version.tag)
+
+    def list_versions(self) -> list[VersionInfo]:
+        """Every version with its tag date and rows per config, oldest first."""
+        versions = self.versions()
+        if not versions:
+            return []
+        cache = self._fetch_tags([v.tag for v in versions])
+        listing = self._git(
+            "-C", str(cache), "for-each-ref", "refs/tags",
+            "--format=%(refname:strip=2)%09%(creatordate:iso-strict)",
+        )  # fmt: skip
+        dates = dict(line.split("\t", 1) for line in listing.splitlines() if "\t" in line)
+        return [
+            VersionInfo(
+                version=version,
+                tag=version.tag,
+                date=dates.get(version.tag, ""),
+                rows=self._read_manifest(cache, version.tag).rows(),
+            )
+            for version in versions
+        ]
+
+    # -- writing ---------------------------------------------------------------------
+
+    def ensure_remote(self) -> None:
+        """Create a local hub (a bare repository) if it does not exist yet."""
+        if self.local_path is None:
+            return  # a URL remote must be created where it is hosted
+        path = self.local_path
+        if path.exists() and any(path.iterdir()):
+            if not (path / "HEAD").is_file() or not (path / "objects").is_dir():
+                raise HubError(
+                    f"local hub {path} exists but is not a bare git repository; move it "
+                    "away or point publish.target at another path"
+                )
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._git("init", "--quiet", "--bare", f"--initial-branch={BRANCH}", str(path))
+
+    def publish(self, tree: Path, version: Version, message: str) -> PublishedVersion:
+        """Publish the dataset tree at `tree` as `version`: one commit, tag, atomic push."""
+        tree = Path(tree)
+        manifest = self._checked_manifest(tree, version)
+        self._require_git_lfs()
+        self.ensure_remote()
+        refs = self._remote_refs()
+        existing = sorted(_versions_in(refs))
+        if version in existing:
+            raise HubError(
+                f"version {version.tag} already exists on hub {self.remote}; published "
+                f"versions are immutable: publish as {existing[-1].bump('minor').tag} or later"
+            )
+        if existing and version < existing[-1]:
+            raise HubError(
+                f"version {version.tag} is older than the latest on hub {self.remote} "
+                f"({existing[-1].tag}); publish a newer version"
+            )
+
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix=f"publish-{version.tag}-", dir=self.workdir) as tmp:
+            repo = Path(tmp) / "repo"
+            self._git("init", "--quiet", f"--initial-branch={BRANCH}", str(repo))
+
+            def git(*args: str) -> str:
+                return self._git("-C", str(repo), *args)
+
+            # Hooks inside this repository, even when the user's git sets core.hooksPath:
+            # the LFS pre-push hook is what uploads the Parquet before refs move.
+            git("config", "core.hooksPath", str(repo / ".git" / "hooks"))
+            git("lfs", "install", "--local")
+            git("remote", "add", "origin", self.url)
+            if f"refs/heads/{BRANCH}" in refs:
+                # History only, no checkout: previous Parquet is never downloaded. The empty
+                # index makes the commit hold exactly the tree's files.
+                git("fetch", "--quiet", "--no-tags", "origin",
+                    f"+refs/heads/{BRANCH}:refs/remotes/origin/{BRANCH}")  # fmt: skip
+                git("update-ref", f"refs/heads/{BRANCH}", f"refs/remotes/origin/{BRANCH}")
+
+            shutil.copytree(tree, repo, dirs_exist_ok=True, ignore=shutil.ignore_patterns(".git"))
+            write_manifest(repo, manifest)
+            (repo / ".gitattributes").write_text(LFS_ATTRIBUTES, encoding="utf-8")
+            git("add", "--all")
+            git("commit", "--quiet", "--allow-empty", "-m", message)
+            self._check_lfs_pointers(repo, git)
+            git("tag", "-a", version.tag, "-m", message)
+            self._git(
+                "-C", str(repo), "push", "--quiet", "--atomic", "origin",
+                f"HEAD:refs/heads/{BRANCH}", f"refs/tags/{version.tag}",
+                hint="nothing was published; if the tag or branch moved meanwhile, list the "
+                "versions again and publish the next one",
+            )  # fmt: skip
+            commit = git("rev-parse", "HEAD").strip()
+        return PublishedVersion(remote=self.remote, tag=version.tag, commit=commit)
+
+    # -- internals -------------------------------------------------------------------
+
+    def _checked_manifest(self, tree: Path, version: Version) -> Manifest:
+        """The tree's manifest stamped with `version`, after checking its files."""
+        try:
+            manifest = read_manifest(tree)
+        except (ValueError, ValidationError) as error:
+            raise HubError(
+                f"cannot publish {tree}: {error}; write the tree with write_dataset_tree"
+            ) from error
+        if manifest.version not in ("", str(version)):
+            raise HubError(
+                f"{tree / MANIFEST_FILENAME} says version {manifest.version!r} but publish was "
+                f"asked for {version}; publish it as {manifest.version} or rewrite the tree"
+            )
+        for config in manifest.configs.values():
+            for file in config.files:
+                path = tree / file.path
+                if not path.is_file() or file_sha256(path) != file.sha256:
+                    raise HubError(
+                        f"{path} is missing or does not match its sha256 in "
+                        f"{MANIFEST_FILENAME}; rewrite the tree before publishing"
+                    )
+        return manifest.model_copy(update={"version": str(version)})
+
+    def _check_lfs_pointers(self, repo: Path, git: Callable[..., str]) -> None:
+        """Every committed Parquet file must be an LFS pointer, not a plain blob."""
+        parquet = [p for p in git("ls-files", "-z").split("\0") if p.endswith(".parquet")]
+        in_lfs = set(git("lfs", "ls-files", "--name-only").splitlines())
+        plain = [p for p in parquet if p not in in_lfs]
+        if plain:
+            raise HubError(
+                f"{plain[0]} was committed as a plain git blob, not through git-LFS, in "
+                f"{repo}; nothing was pushed to {self.remote}. Check `git lfs env` and "
+                "that no git config overrides filter.lfs"
+            )
+
+    def _remote_refs(self) -> dict[str, str]:
+        """Ref name -> object id on the remote; {} for a missing local hub."""
+        if self.local_path is not None and not self.local_path.exists():
+            return {}
+        output = self._git("ls-remote", self.url)
+        refs: dict[str, str] = {}
+        for line in output.splitlines():
+            oid, _, name = line.partition("\t")
+            if name and not name.endswith("^{}"):
+                refs[name] = oid
+        return refs
+
+    def _remote_versions(self) -> set[Version]:
+        return _versions_in(self._remote_refs())
+
+    def _fetch_tags(self, tags: Sequence[str]) -> Path:
+        """Fetch `tags` (git objects only, no LFS) into a cache repository; return it."""
+        key = hashlib.sha256(self.url.encode()).hexdigest()[:16]
+        cache = self.workdir / "tag-cache" / f"{key}.git"
+        if not (cache / "HEAD").is_file():
+            cache.parent.mkdir(parents=True, exist_ok=True)
+            self._git("init", "--quiet", "--bare", str(cache))
+        refspecs = [f"+refs/tags/{tag}:refs/tags/{tag}" for tag in tags]
+        self._git("-C", str(cache), "fetch", "--quiet", "--no-tags", self.url, *refspecs)
+        return cache
+
+    def _read_manifest(self, cache: Path, tag: str) -> Manifest:
+        text = self._git(
+            "-C", str(cache), "cat-file", "blob", f"refs/tags/{tag}:{MANIFEST_FILENAME}",
+            hint=f"version {tag} has no {MANIFEST_FILENAME}; it was not published by rolemill",
+        )  # fmt: skip
+        try:
+            return Manifest.model_validate_json(text)
+        except ValidationError as error:
+            raise HubError(
+                f"{MANIFEST_FILENAME} of {tag} on hub {self.remote} is not a rolemill "
+                f"manifest ({error.error_count()} errors, first: {error.errors()[0]['msg']}); "
+                "was the tag made by another tool?"
+            ) from error
+
+    def _require_git_lfs(self) -> None:
+        self._git(
+            "lfs", "version",
+            hint="git-lfs is needed to publish Parquet; install it (Debian: apt-get install "
+            "git-lfs) and retry",
+        )  # fmt: skip
+
+    def _git(self, *args: str, hint: str = _DEFAULT_HINT) -> str:
+        """Run git; any failure becomes a HubError naming the command and the remote."""
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV}
+        env.update(
+            GIT_TERMINAL_PROMPT="0",
+            GIT_CEILING_DIRECTORIES=str(self.workdir.resolve()),  # never find an outer repo
+            TZ="UTC",
+        )
+        try:
+            result = subprocess.run(
+                ["git", *_GIT_OPTIONS, *args],
+                cwd=self.workdir,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+        except FileNotFoundError as error:
+            raise HubError("git is not installed; install git (and git-lfs) and retry") from error
+        if result.returncode != 0:
+            raise HubError(
+                f"`git {' '.join(args)}` failed for hub {self.remote} (exit "
+                f"{result.returncode}): {_tail(result.stderr)}. {hint}"
+            )
+        return result.stdout
+
+
+def _versions_in(refs: dict[str, str]) -> set[Version]:
+    versions: set[Version] = set()
+    for name in refs:
+        if name.startswith("refs/tags/"):
+            try:
+                versions.add(Version.parse(name.removeprefix("refs/tags/")))
+            except ValueError:
+                continue  # not one of ours
+    return versions
+
+
+def _local_path(remote: str | Path) -> Path | None:
+    """The filesystem path of a local remote, None for a network URL."""
+    if isinstance(remote, Path):
+        return remote.expanduser().resolve()
+    if remote.startswith("file://"):
+        return Path(unquote(urlparse(remote).path)).resolve()
+    if "://" in remote or re.match(r"^[^/]+:", remote):  # https://..., user@host:repo
+        return None
+    return Path(remote).expanduser().resolve()
+
+
+def _tail(stderr: str, lines: int = 6, limit: int = 800) -> str:
+    kept = [line.strip() for line in stderr.strip().splitlines() if line.strip()][-lines:]
+    text = " | ".join(kept) or "(no message from git)"
+    return text if len(text) <= limit else "..." + text[-limit:]

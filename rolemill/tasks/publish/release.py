@@ -1,0 +1,91 @@
+"""Release a build: stage the dataset tree, decide its version, publish it to the hub.
+
+A new version only when the content hash differs from the latest published version;
+otherwise nothing is pushed and the summary says which version already holds it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import polars as pl
+
+from rolemill.paths import local_hub_remote
+from rolemill.schemas.dataset_configs import DATASET_CONFIGS
+from rolemill.tasks.parquet import to_plain_arrow
+from rolemill.tasks.publish.dataset_tree import write_dataset_tree, write_manifest
+from rolemill.tasks.publish.git_lfs_hub import GitLfsHub
+from rolemill.tasks.publish.versioning import next_version
+
+if TYPE_CHECKING:
+    from rolemill.flows.summary import BuildSummary
+    from rolemill.flows.workspace import RunWorkspace
+    from rolemill.schemas.recipe import LoadedRecipe
+
+
+def hub_for(target: str, workdir: Path | None = None) -> GitLfsHub:
+    """The hub behind a recipe's target: a dataset name (local hub), a path or a git URL."""
+    from rolemill.paths import hub_dir
+
+    is_name = "/" not in target and ":" not in target and not target.endswith(".git")
+    remote: str | Path = local_hub_remote(target) if is_name else target
+    return GitLfsHub(remote, workdir or hub_dir() / ".scratch")
+
+
+def card_body(loaded: LoadedRecipe, rows: dict[str, int]) -> str:
+    recipe = loaded.recipe
+    lines = [
+        f"# {recipe.name}",
+        "",
+        recipe.description.strip() or "A role-play dataset built by rolemill.",
+        "",
+        f"Built by rolemill from recipe `{loaded.path.name}` (hash `{recipe.content_hash()}`) "
+        f"with the {recipe.llm.provider} model `{recipe.llm.model_name}`.",
+        "",
+        "| config | rows |",
+        "|---|---|",
+        *(f"| {config} | {count} |" for config, count in rows.items()),
+        "",
+        "Load a version with `datasets.load_dataset(<clone of this repository>, <config>)`.",
+    ]
+    return "\n".join(lines)
+
+
+def publish_release(
+    loaded: LoadedRecipe,
+    frames: dict[str, pl.DataFrame],
+    workspace: RunWorkspace,
+    summary: BuildSummary,
+) -> None:
+    recipe = loaded.recipe
+    hub = hub_for(recipe.publish.target or recipe.name, workspace.hub_scratch)
+    tables = {
+        name: to_plain_arrow(frame, DATASET_CONFIGS[name].arrow_schema)
+        for name, frame in frames.items()
+    }
+    manifest = write_dataset_tree(
+        workspace.dataset,
+        recipe.name,
+        tables,
+        card_body=card_body(loaded, {name: t.num_rows for name, t in tables.items()}),
+        license=recipe.license,
+        recipe_hash=recipe.content_hash(),
+    )
+    hub.ensure_remote()
+    versions = hub.versions()
+    previous = hub.manifest(versions[-1]) if versions else None
+    summary.previous_version = versions[-1].tag if versions else None
+    version = next_version(previous, manifest)
+    if version is None:
+        summary.publish_note = (
+            f"no new version: the content equals {summary.previous_version} at {hub.remote}"
+        )
+        return
+    manifest.version = str(version)
+    write_manifest(workspace.dataset, manifest)
+    released = hub.publish(workspace.dataset, version, f"{recipe.name} {version.tag}")
+    summary.version = version.tag
+    summary.published_to = str(hub.remote)
+    summary.publish_note = f"published {version.tag} to {hub.remote}"
+    _ = released
