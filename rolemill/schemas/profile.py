@@ -1,7 +1,8 @@
 """A character profile, RoleLLM-style, its published row, and the segments Context-Instruct reads.
 
-`CharacterProfile` is what the model writes (bounded strings and lists, so a
-grammar-constrained server cannot run away); `ProfileSegment` is one passage of it.
+`CharacterProfile` is what the model writes. Strings and lists are bounded so that even
+a model that writes every field to its limit (small models do) fits in about 700
+tokens, and a grammar-constrained server cannot run away; `ProfileSegment` is one passage of it.
 """
 
 from __future__ import annotations
@@ -17,23 +18,23 @@ from rolemill.schemas.recipe import SegmentKind
 from rolemill.schemas.sample import PROVENANCE_TYPE, Provenance
 from rolemill.schemas.seeds import CharacterSeed
 
-Line = Annotated[str, StringConstraints(min_length=1, max_length=160)]
+Line = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
 class CharacterProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    description: str = Field(min_length=1, max_length=500, description="who the character is")
-    personality: str = Field(min_length=1, max_length=300)
-    background: str = Field(min_length=1, max_length=400, description="history, era, places")
-    speaking_style: str = Field(min_length=1, max_length=300)
+    description: str = Field(min_length=1, max_length=300, description="who the character is")
+    personality: str = Field(min_length=1, max_length=200)
+    background: str = Field(min_length=1, max_length=300, description="history, era, places")
+    speaking_style: str = Field(min_length=1, max_length=200)
     catchphrases: list[Line] = Field(min_length=1, max_length=3)
-    knows: list[Line] = Field(min_length=1, max_length=4, description="what they know well")
+    knows: list[Line] = Field(min_length=1, max_length=3, description="what they know well")
     does_not_know: list[Line] = Field(
-        min_length=1, max_length=4, description="what lies outside their knowledge or era"
+        min_length=1, max_length=3, description="what lies outside their knowledge or era"
     )
     example_lines: list[Line] = Field(
-        min_length=1, max_length=4, description="lines of dialogue in their voice"
+        min_length=1, max_length=3, description="lines of dialogue in their voice"
     )
 
 

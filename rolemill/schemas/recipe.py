@@ -45,7 +45,7 @@ class SeedsConfig(_Section):
 
 
 class ProfilesConfig(_Section):
-    max_tokens: int = Field(default=900, ge=64, description="reply budget per profile")
+    max_tokens: int = Field(default=1000, ge=64, description="reply budget per profile")
 
 
 class ContextInstructConfig(_Section):
@@ -58,7 +58,7 @@ class ContextInstructConfig(_Section):
         default=6, ge=0, le=10, description="keep questions the model rated at least this (0-10)"
     )
     segments: list[SegmentKind] = Field(default_factory=lambda: list(ALL_SEGMENTS), min_length=1)
-    max_tokens: int = Field(default=700, ge=64, description="reply budget per segment")
+    max_tokens: int = Field(default=1000, ge=64, description="reply budget per segment")
 
 
 class GeneratorsConfig(_Section):

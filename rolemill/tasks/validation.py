@@ -136,7 +136,10 @@ def _import_gx() -> Any:
     """Import Great Expectations with its logging turned down to errors."""
     import great_expectations as gx
 
-    logging.getLogger("great_expectations").setLevel(logging.ERROR)
+    # Some GX modules pin their own logger to INFO, so quieting the parent is not enough.
+    for name in ["great_expectations", *logging.root.manager.loggerDict]:
+        if name.startswith("great_expectations"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     return gx
 
 

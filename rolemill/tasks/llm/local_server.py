@@ -101,6 +101,15 @@ def stop_process(process: subprocess.Popen[Any], timeout_s: float = 10.0) -> Non
         process.wait()
 
 
+def answers_ok(url: str, timeout_s: float = 2.0) -> bool:
+    """True when a GET of `url` answers 200 (a health check)."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
 class LocalLlamaServer:
     """A llama-server child process serving the embedded model."""
 
@@ -170,12 +179,8 @@ class LocalLlamaServer:
                     f"local: llama-server exited with code {code} while starting; "
                     "run `rolemill llm serve` to see its output"
                 )
-            try:
-                with urllib.request.urlopen(f"{self.root_url}/health", timeout=2) as reply:
-                    if reply.status == 200:
-                        return
-            except OSError:
-                pass
+            if answers_ok(f"{self.root_url}/health"):
+                return
             time.sleep(0.2)
         self.stop()
         raise ProviderUnavailable(f"local: llama-server not healthy after {STARTUP_TIMEOUT_S:.0f}s")

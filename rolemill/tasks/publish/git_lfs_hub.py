@@ -59,7 +59,7 @@ _REPOSITORY_ENV = (
     "GIT_PREFIX",
 )
 _DEFAULT_HINT = (
-    "check that the hub remote exists and is reachable (a local hub must be a bare git "
+    "Check that the hub remote exists and is reachable (a local hub must be a bare git "
     "repository) and that git-lfs is installed (`git lfs version`)"
 )
 
@@ -126,8 +126,8 @@ class GitLfsHub:
             return []
         cache = self._fetch_tags([v.tag for v in versions])
         listing = self._git(
-            "-C", str(cache), "for-each-ref", "refs/tags",
-            "--format=%(refname:strip=2)%09%(creatordate:iso-strict)",
+            "for-each-ref", "refs/tags", "--format=%(refname:strip=2)%09%(creatordate:iso-strict)",
+            repo=cache,
         )  # fmt: skip
         dates = dict(line.split("\t", 1) for line in listing.splitlines() if "\t" in line)
         return [
@@ -182,7 +182,7 @@ class GitLfsHub:
             self._git("init", "--quiet", f"--initial-branch={BRANCH}", str(repo))
 
             def git(*args: str) -> str:
-                return self._git("-C", str(repo), *args)
+                return self._git(*args, repo=repo)
 
             # Hooks inside this repository, even when the user's git sets core.hooksPath:
             # the LFS pre-push hook is what uploads the Parquet before refs move.
@@ -204,9 +204,10 @@ class GitLfsHub:
             self._check_lfs_pointers(repo, git)
             git("tag", "-a", version.tag, "-m", message)
             self._git(
-                "-C", str(repo), "push", "--quiet", "--atomic", "origin",
+                "push", "--quiet", "--atomic", "origin",
                 f"HEAD:refs/heads/{BRANCH}", f"refs/tags/{version.tag}",
-                hint="nothing was published; if the tag or branch moved meanwhile, list the "
+                repo=repo,
+                hint="Nothing was published; if the tag or branch moved meanwhile, list the "
                 "versions again and publish the next one",
             )  # fmt: skip
             commit = git("rev-parse", "HEAD").strip()
@@ -272,13 +273,14 @@ class GitLfsHub:
             cache.parent.mkdir(parents=True, exist_ok=True)
             self._git("init", "--quiet", "--bare", str(cache))
         refspecs = [f"+refs/tags/{tag}:refs/tags/{tag}" for tag in tags]
-        self._git("-C", str(cache), "fetch", "--quiet", "--no-tags", self.url, *refspecs)
+        self._git("fetch", "--quiet", "--no-tags", self.url, *refspecs, repo=cache)
         return cache
 
     def _read_manifest(self, cache: Path, tag: str) -> Manifest:
         text = self._git(
-            "-C", str(cache), "cat-file", "blob", f"refs/tags/{tag}:{MANIFEST_FILENAME}",
-            hint=f"version {tag} has no {MANIFEST_FILENAME}; it was not published by rolemill",
+            "cat-file", "blob", f"refs/tags/{tag}:{MANIFEST_FILENAME}",
+            repo=cache,
+            hint=f"Version {tag} has no {MANIFEST_FILENAME}; it was not published by rolemill",
         )  # fmt: skip
         try:
             return Manifest.model_validate_json(text)
@@ -296,8 +298,8 @@ class GitLfsHub:
             "git-lfs) and retry",
         )  # fmt: skip
 
-    def _git(self, *args: str, hint: str = _DEFAULT_HINT) -> str:
-        """Run git; any failure becomes a HubError naming the command and the remote."""
+    def _git(self, *args: str, repo: Path | None = None, hint: str = _DEFAULT_HINT) -> str:
+        """Run git (in `repo` if given); a failure is a HubError naming command and remote."""
         self.workdir.mkdir(parents=True, exist_ok=True)
         env = {k: v for k, v in os.environ.items() if k not in _REPOSITORY_ENV}
         env.update(
@@ -307,7 +309,7 @@ class GitLfsHub:
         )
         try:
             result = subprocess.run(
-                ["git", *_GIT_OPTIONS, *args],
+                ["git", *_GIT_OPTIONS, *(("-C", str(repo)) if repo else ()), *args],
                 cwd=self.workdir,
                 env=env,
                 capture_output=True,
@@ -319,7 +321,7 @@ class GitLfsHub:
         if result.returncode != 0:
             raise HubError(
                 f"`git {' '.join(args)}` failed for hub {self.remote} (exit "
-                f"{result.returncode}): {_tail(result.stderr)}. {hint}"
+                f"{result.returncode}): {_tail(result.stderr).rstrip('.')}. {hint}"
             )
         return result.stdout
 

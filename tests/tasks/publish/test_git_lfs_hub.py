@@ -9,7 +9,7 @@ import datasets
 import pyarrow as pa
 import pytest
 
-from rolemill.tasks.publish.dataset_tree import data_file_path, write_dataset_tree
+from rolemill.tasks.publish.dataset_tree import data_file_path, read_manifest, write_dataset_tree
 from rolemill.tasks.publish.git_lfs_hub import LFS_POINTER_PREFIX, GitLfsHub, HubError
 from rolemill.tasks.publish.versioning import Version, next_version
 from tests.tasks.publish import sample_table
@@ -56,7 +56,7 @@ def test_publish_two_versions_then_clone_and_load_each(tmp_path: Path) -> None:
         tmp_path / "t1",
         {"chat": sample_table("chat", range(5)), "lore": sample_table("lore", range(3))},
     )
-    version = next_version(hub.latest_manifest(), hub_manifest(first))
+    version = next_version(hub.latest_manifest(), read_manifest(first))
     assert version == Version(0, 1, 0)
     published = hub.publish(first, version, "demo 0.1.0")
     assert published.tag == "v0.1.0"
@@ -67,10 +67,10 @@ def test_publish_two_versions_then_clone_and_load_each(tmp_path: Path) -> None:
         tmp_path / "t2",
         {"chat": sample_table("chat", range(8)), "lore": sample_table("lore", range(3))},
     )
-    version = next_version(hub.latest_manifest(), hub_manifest(second))
+    version = next_version(hub.latest_manifest(), read_manifest(second))
     assert version == Version(0, 2, 0)
     hub.publish(second, version, "demo 0.2.0")
-    assert next_version(hub.latest_manifest(), hub_manifest(second)) is None
+    assert next_version(hub.latest_manifest(), read_manifest(second)) is None
 
     assert hub.versions() == [Version(0, 1, 0), Version(0, 2, 0)]
     assert git("rev-parse", "main", cwd=bare) == git("rev-parse", "v0.2.0^{commit}", cwd=bare)
@@ -94,12 +94,6 @@ def test_publish_two_versions_then_clone_and_load_each(tmp_path: Path) -> None:
                 str(clone), config, split="train", cache_dir=str(tmp_path / "hf-cache")
             )
             assert loaded.num_rows == count == manifest.configs[config].rows
-
-
-def hub_manifest(tree: Path):  # noqa: ANN201 - the tree's manifest as written
-    from rolemill.tasks.publish.dataset_tree import read_manifest
-
-    return read_manifest(tree)
 
 
 def test_publishing_an_existing_tag_raises_and_changes_nothing(tmp_path: Path) -> None:
@@ -128,7 +122,10 @@ def test_a_failed_lfs_upload_moves_no_ref(tmp_path: Path) -> None:
     (bare / "lfs").write_text("not a folder: LFS objects cannot be stored")
 
     tree = make_tree(tmp_path / "t1", {"chat": sample_table("chat", range(2))})
-    with pytest.raises(HubError, match=r"`git push --quiet --atomic origin .*` failed for hub"):
+    with pytest.raises(
+        HubError,
+        match=r"`git push --quiet --atomic origin .*` failed for hub .*demo\.git.*not a directory.*Nothing was published",
+    ):
         hub.publish(tree, Version(0, 1, 0), "one")
     assert git("for-each-ref", cwd=bare) == ""
     assert hub.versions() == []

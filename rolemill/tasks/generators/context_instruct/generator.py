@@ -21,9 +21,9 @@ CONFIG = "context_instruct"
 class ContextQuestion(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=3, max_length=240)
+    question: str = Field(min_length=3, max_length=160)
     confidence: int = Field(ge=0, le=10)
-    answer: str = Field(min_length=1, max_length=600)
+    answer: str = Field(min_length=1, max_length=400)
 
 
 class ContextInstructReply(BaseModel):

@@ -1,0 +1,189 @@
+"""`rolemill build` end to end against the scripted LLM server and a real Prefect server:
+publishing, rebuilds that pay only for what changed, resuming after SIGKILL."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import datasets
+import pyarrow.parquet as pq
+import pytest
+
+from rolemill.testing.scripted_server import ScriptedLLMServer
+from tests.flows.conftest import Project, make_project
+
+LFS = [
+    "-c", "filter.lfs.process=git-lfs filter-process",
+    "-c", "filter.lfs.smudge=git-lfs smudge -- %f",
+    "-c", "filter.lfs.clean=git-lfs clean -- %f",
+    "-c", "filter.lfs.required=true",
+]  # fmt: skip
+CONFIG_FIELDS = {
+    "profiles": {"role_id", "role_name", "description", "catchphrases", "example_lines"},
+    "context_instruct": {"id", "config", "task", "role_id", "language", "messages", "fields"},
+    "rolebench": {"role", "question", "generated"},
+}
+
+
+def clone(project: Project, tag: str, dest: Path) -> Path:
+    subprocess.run(
+        ["git", *LFS, "clone", "-q", "--branch", tag, str(project.hub), str(dest)],
+        check=True,
+        capture_output=True,
+    )
+    return dest
+
+
+def tags(project: Project) -> list[str]:
+    out = subprocess.run(
+        ["git", "-C", str(project.hub), "tag", "--list"], capture_output=True, text=True
+    )
+    return out.stdout.split()
+
+
+def ids(checkout: Path, config: str) -> set[str]:
+    return set(pq.read_table(checkout / "data" / config).column("id").to_pylist())
+
+
+def test_build_publishes_a_loadable_version_and_a_rebuild_sends_nothing(
+    tmp_path: Path, scripted: ScriptedLLMServer, prefect_api: str
+) -> None:
+    project = make_project(tmp_path, scripted, prefect_api, ["sherlock-holmes", "sun-wukong"])
+    first = project.build()
+    assert first.returncode == 0, first.stderr
+    assert "published v0.1.0" in first.stdout
+    sent = len(scripted.completed)
+    assert sent == 2 + 2 * 2  # a profile and two segments per character
+    assert f"LLM: {sent} requests sent, 0 cache hits" in first.stdout
+
+    checkout = clone(project, "v0.1.0", tmp_path / "v0.1.0")
+    manifest = json.loads((checkout / "manifest.json").read_text())
+    for config, fields in CONFIG_FIELDS.items():
+        rows = datasets.load_dataset(str(checkout), config, split="train")
+        assert rows.num_rows == manifest["configs"][config]["rows"] > 0
+        assert fields <= set(rows.column_names)
+    assert manifest["configs"]["profiles"]["rows"] == 2
+    languages = set(datasets.load_dataset(str(checkout), "context_instruct")["train"]["language"])
+    assert languages == {"en", "zh"}
+
+    again = project.build()
+    assert again.returncode == 0, again.stderr
+    assert len(scripted.completed) == sent  # nothing new reached the server
+    assert "LLM: 0 requests sent" in again.stdout
+    assert "no new version: the content equals v0.1.0" in again.stdout
+    assert tags(project) == ["v0.1.0"]
+
+    listing = subprocess.run(
+        [*project.command()[:3], "hub", "list", str(project.hub)],
+        env=project.env(),
+        capture_output=True,
+        text=True,
+    )
+    assert listing.returncode == 0 and listing.stdout.startswith("v0.1.0")
+    assert f"profiles {manifest['configs']['profiles']['rows']}" in listing.stdout
+
+
+def test_adding_a_character_requests_only_it_and_publishes_a_minor_version(
+    tmp_path: Path, scripted: ScriptedLLMServer, prefect_api: str
+) -> None:
+    project = make_project(tmp_path, scripted, prefect_api, ["sherlock-holmes", "jane-eyre"])
+    assert project.build().returncode == 0
+    before = len(scripted.requests)
+
+    project.add_character("captain-ahab")
+    result = project.build()
+    assert result.returncode == 0, result.stderr
+    new = scripted.requests[before:]
+    assert len(new) == 1 + 2  # its profile and its two segments, nothing else
+    assert all("Captain Ahab" in request.prompt for request in new)
+    assert "published v0.2.0" in result.stdout
+    assert tags(project) == ["v0.1.0", "v0.2.0"]
+
+    old = clone(project, "v0.1.0", tmp_path / "old")
+    current = clone(project, "v0.2.0", tmp_path / "new")
+    for config in CONFIG_FIELDS:
+        assert ids(old, config) < ids(current, config)  # old rows kept, new rows added
+    roles = set(pq.read_table(current / "data" / "profiles").column("role_id").to_pylist())
+    assert roles == {"sherlock-holmes", "jane-eyre", "captain-ahab"}
+
+
+def test_a_build_killed_mid_generation_resumes_without_repeating_requests(
+    tmp_path: Path, prefect_api: str
+) -> None:
+    roles = ["alice", "captain-nemo", "count-dracula", "don-quixote", "ebenezer-scrooge"]
+    with ScriptedLLMServer(latency_s=0.4) as server:
+        project = make_project(tmp_path, server, prefect_api, roles, concurrency=2)
+        process = project.popen()
+        deadline = time.monotonic() + 120
+        while len(server.completed) < 6:
+            assert process.poll() is None, process.communicate()
+            assert time.monotonic() < deadline, "the build never got going"
+            time.sleep(0.05)
+        killed_at = time.time()
+        os.kill(process.pid, signal.SIGKILL)
+        process.wait()
+        # Replies the client surely received (answered well before the kill) must never be
+        # asked for again; the one in flight at the kill may be.
+        done = {r.messages_hash for r in server.completed if r.finished < killed_at - 0.2}
+        first_run = len(server.requests)
+        assert len(done) >= 5 and first_run < 5 + 10
+
+        result = project.build()
+        assert result.returncode == 0, result.stderr
+        resent = [r for r in server.requests[first_run:] if r.messages_hash in done]
+        assert resent == []
+        assert len({r.messages_hash for r in server.completed}) == 5 + 5 * 2
+        assert "published v0.1.0" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("unknown recipe key", r"recipe\.yaml:13: field 'llm\.limts': unknown key"),
+        ("wrong type", r"recipe\.yaml:16: field 'shard_size': Input should be a valid integer"),
+        (
+            "missing seed file",
+            r"recipe\.yaml:4: field 'seeds\.characters\.0': no seed file matches 'charcters",
+        ),
+        ("malformed YAML", r"recipe\.yaml:\d+: malformed YAML"),
+        ("malformed JSONL line", r"instructions\.jsonl:2: malformed JSON"),
+        ("invalid character card", r"bad-card\.json: field 'data\.name': invalid character card"),
+    ],
+)
+def test_bad_input_fails_with_one_clear_line_and_publishes_nothing(
+    tmp_path: Path, scripted: ScriptedLLMServer, prefect_api: str, case: str, expected: str
+) -> None:
+    project = make_project(tmp_path, scripted, prefect_api, ["sherlock-holmes"])
+    recipe = project.recipe.read_text()
+    if case == "unknown recipe key":
+        recipe = recipe.replace("  timeout_s: 5", "  limts: {}")
+    elif case == "wrong type":
+        recipe = recipe.replace("shard_size: 2", "shard_size: two")
+    elif case == "missing seed file":
+        recipe = recipe.replace("characters/*.yaml", "charcters/*.yaml")
+    elif case == "malformed YAML":
+        recipe = recipe.replace("  context_instruct:", "  context_instruct: [")
+    elif case == "malformed JSONL line":
+        recipe = recipe.replace("seeds:\n", "seeds:\n  instructions: instructions.jsonl\n")
+        (tmp_path / "instructions.jsonl").write_text(
+            '{"id": "a", "instruction": "Say hello."}\n{"id": "b", "instruction": "Oops\n'
+        )
+    elif case == "invalid character card":
+        recipe = recipe.replace("[characters/*.yaml]", "[characters/*.yaml, bad-card.json]")
+        card = {"spec": "chara_card_v2", "data": {"description": "A card without a name."}}
+        (tmp_path / "bad-card.json").write_text(json.dumps(card))
+    project.recipe.write_text(recipe)
+
+    result = project.build()
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("error: ") and re.search(expected, lines[0]), lines[0]
+    assert not project.hub.exists()
+    assert scripted.requests == []

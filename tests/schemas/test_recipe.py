@@ -1,0 +1,94 @@
+"""Recipes: the shipped ones load; every bad one is an InputError at its file, line and field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rolemill.schemas.input_error import InputError
+from rolemill.schemas.recipe import load_recipe
+
+RECIPES = Path(__file__).parents[2] / "recipes"
+
+MINIMAL = """\
+name: tiny
+seeds:
+  characters: [chars/*.yaml]
+llm:
+  provider: openai
+  limits:
+    concurrency: 4
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "recipe.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("name", ["demo.yaml", "rolebench-en.yaml"])
+def test_shipped_recipes_load(name: str) -> None:
+    loaded = load_recipe(RECIPES / name)
+    assert loaded.recipe.name == name.removesuffix(".yaml")
+    assert loaded.recipe.seeds.characters
+
+
+def test_demo_runs_on_the_embedded_model_and_rolebench_on_openai() -> None:
+    assert load_recipe(RECIPES / "demo.yaml").recipe.llm.provider == "local"
+    rolebench = load_recipe(RECIPES / "rolebench-en.yaml").recipe
+    assert (rolebench.llm.provider, rolebench.llm.model) == ("openai", "gpt-4o-mini")
+
+
+def test_unknown_key_is_named_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("    concurrency: 4", "    concurrency: 4\n    rmp: 10"))
+    with pytest.raises(InputError) as caught:
+        load_recipe(path)
+    error = caught.value
+    assert (error.line, error.field) == (8, "llm.limits.rmp")
+    assert "unknown key" in str(error) and str(path) in str(error)
+
+
+def test_wrong_type_is_named_with_its_line(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL.replace("concurrency: 4", "concurrency: many"))
+    with pytest.raises(InputError) as caught:
+        load_recipe(path)
+    assert (caught.value.line, caught.value.field) == (7, "llm.limits.concurrency")
+    assert "'many'" in str(caught.value)
+
+
+def test_malformed_yaml_names_the_line(tmp_path: Path) -> None:
+    path = write(
+        tmp_path, MINIMAL.replace("  characters: [chars/*.yaml]", "  characters: [chars/*.yaml")
+    )
+    with pytest.raises(InputError) as caught:
+        load_recipe(path)
+    assert "malformed YAML" in str(caught.value)
+    assert caught.value.line is not None and caught.value.line >= 3
+
+
+def test_missing_section_is_named(tmp_path: Path) -> None:
+    path = write(tmp_path, "name: tiny\n")
+    with pytest.raises(InputError) as caught:
+        load_recipe(path)
+    assert caught.value.field == "seeds"
+
+
+def test_overrides_apply_and_are_validated(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    loaded = load_recipe(path, ["llm.model=gpt-4o", "llm.limits.rpm=600", "shard_size=2"])
+    recipe = loaded.recipe
+    assert (recipe.llm.model, recipe.llm.limits.rpm, recipe.shard_size) == ("gpt-4o", 600, 2)
+    with pytest.raises(InputError) as caught:
+        load_recipe(path, ["llm.limits.rpm=lots"])
+    assert caught.value.path == "--set" and caught.value.field == "llm.limits.rpm"
+    with pytest.raises(InputError, match="not key=value"):
+        load_recipe(path, ["llm.model"])
+
+
+def test_content_hash_ignores_the_publish_target(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    plain = load_recipe(path).recipe.content_hash()
+    assert load_recipe(path, ["publish.target=/elsewhere.git"]).recipe.content_hash() == plain
+    assert load_recipe(path, ["llm.model=other"]).recipe.content_hash() != plain
