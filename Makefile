@@ -42,7 +42,7 @@ test: setup
 	$(PY) -m pytest
 
 demo: setup
-	$(VENV)/bin/rolemill llm check
+	$(VENV)/bin/rolemill build recipes/demo.yaml
 
 lint: setup
 	$(PY) -m ruff check rolemill tests bench

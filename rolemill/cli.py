@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
 import signal
@@ -157,6 +158,21 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     )
 
 
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_now(message: str) -> None:
+    """Exit at once: shard threads still waiting on the LLM would hold a normal exit for
+    minutes. Exit handlers still run, so the embedded llama-server and a temporary
+    Prefect server stop; the response cache is already on disk."""
+    typer.secho(message, fg=typer.colors.YELLOW, err=True)
+    sys.stderr.flush()
+    sys.stdout.flush()
+    atexit._run_exitfuncs()
+    os._exit(130)
+
+
 @app.command("build")
 def build(
     recipe: Annotated[Path, typer.Argument(help="the recipe YAML")],
@@ -192,16 +208,24 @@ def build(
         err=True,
     )
 
+    from prefect.exceptions import TerminationSignal
+
     from rolemill.flows.build import build_dataset
     from rolemill.flows.progress import set_progress_sink
     from rolemill.flows.rich_progress import RichProgress
 
+    signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         with RichProgress() as bars:
             set_progress_sink(bars)
             summary = build_dataset(str(recipe), overrides, publish)
     except expected as exc:
         _fail(str(exc))
+    except (KeyboardInterrupt, TerminationSignal):
+        _stop_now(
+            "interrupted: every reply received so far is cached and nothing was published; "
+            "run the same command again to resume"
+        )
     finally:
         set_progress_sink(None)
     from rolemill.flows.summary import BuildSummary

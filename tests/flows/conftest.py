@@ -39,6 +39,25 @@ shard_size: 2
 """
 
 
+# The git-LFS filters, given on the command line so clones do not depend on git config.
+LFS = [
+    "-c", "filter.lfs.process=git-lfs filter-process",
+    "-c", "filter.lfs.smudge=git-lfs smudge -- %f",
+    "-c", "filter.lfs.clean=git-lfs clean -- %f",
+    "-c", "filter.lfs.required=true",
+]  # fmt: skip
+
+
+def clone_version(hub: Path, tag: str, dest: Path) -> Path:
+    """`git clone --branch <tag>` of a hub repository, with LFS files checked out."""
+    subprocess.run(
+        ["git", *LFS, "clone", "-q", "--branch", tag, str(hub), str(dest)],
+        check=True,
+        capture_output=True,
+    )
+    return dest
+
+
 @pytest.fixture(scope="session")
 def prefect_api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A Prefect server on loopback (SQLite in a temp folder) shared by the flow tests."""

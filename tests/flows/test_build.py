@@ -16,14 +16,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from rolemill.testing.scripted_server import ScriptedLLMServer
-from tests.flows.conftest import Project, make_project
+from tests.flows.conftest import Project, clone_version, make_project
 
-LFS = [
-    "-c", "filter.lfs.process=git-lfs filter-process",
-    "-c", "filter.lfs.smudge=git-lfs smudge -- %f",
-    "-c", "filter.lfs.clean=git-lfs clean -- %f",
-    "-c", "filter.lfs.required=true",
-]  # fmt: skip
 CONFIG_FIELDS = {
     "profiles": {"role_id", "role_name", "description", "catchphrases", "example_lines"},
     "context_instruct": {"id", "config", "task", "role_id", "language", "messages", "fields"},
@@ -32,12 +26,7 @@ CONFIG_FIELDS = {
 
 
 def clone(project: Project, tag: str, dest: Path) -> Path:
-    subprocess.run(
-        ["git", *LFS, "clone", "-q", "--branch", tag, str(project.hub), str(dest)],
-        check=True,
-        capture_output=True,
-    )
-    return dest
+    return clone_version(project.hub, tag, dest)
 
 
 def tags(project: Project) -> list[str]:
@@ -140,6 +129,26 @@ def test_a_build_killed_mid_generation_resumes_without_repeating_requests(
         assert resent == []
         assert len({r.messages_hash for r in server.completed}) == 5 + 5 * 2
         assert "published v0.1.0" in result.stdout
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_build_stops_promptly_and_publishes_nothing(
+    tmp_path: Path, prefect_api: str, signum: int
+) -> None:
+    with ScriptedLLMServer(latency_s=1.0) as server:
+        project = make_project(tmp_path, server, prefect_api, ["alice", "jane-eyre"], 1)
+        process = project.popen()
+        deadline = time.monotonic() + 120
+        while not server.completed:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signum)
+        started = time.monotonic()
+        _, stderr = process.communicate(timeout=60)
+        assert time.monotonic() - started < 20  # not held by shard threads still waiting
+        assert process.returncode == 130
+        assert "interrupted" in stderr and "run the same command again" in stderr
+        assert not project.hub.exists()
 
 
 @pytest.mark.parametrize(

@@ -73,9 +73,8 @@ def publish_release(
         recipe_hash=recipe.content_hash(),
     )
     hub.ensure_remote()
-    versions = hub.versions()
-    previous = hub.manifest(versions[-1]) if versions else None
-    summary.previous_version = versions[-1].tag if versions else None
+    previous = hub.latest_manifest()
+    summary.previous_version = f"v{previous.version}" if previous else None
     version = next_version(previous, manifest)
     if version is None:
         summary.publish_note = (
@@ -85,7 +84,6 @@ def publish_release(
     manifest.version = str(version)
     write_manifest(workspace.dataset, manifest)
     released = hub.publish(workspace.dataset, version, f"{recipe.name} {version.tag}")
-    summary.version = version.tag
-    summary.published_to = str(hub.remote)
-    summary.publish_note = f"published {version.tag} to {hub.remote}"
-    _ = released
+    summary.version = released.tag
+    summary.published_to = str(released.remote)
+    summary.publish_note = f"published {released.tag} to {released.remote}"

@@ -1,0 +1,45 @@
+"""A real build on the embedded model (llama-server + SmolLM2): the demo recipe, one role."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import datasets
+import pytest
+
+from tests.flows.conftest import clone_version
+
+ROOT = Path(__file__).parents[2]
+
+
+@pytest.mark.llm_server
+def test_demo_recipe_builds_and_publishes_on_the_embedded_model(
+    tmp_path: Path, embedded_server: Any, prefect_api: str
+) -> None:
+    env = os.environ | {
+        "ROLEMILL_DATA_DIR": str(tmp_path / "data"),
+        "ROLEMILL_LOCAL_BASE_URL": embedded_server.base_url,
+        "PREFECT_API_URL": prefect_api,
+    }
+    command = [sys.executable, "-m", "rolemill.cli", "build", str(ROOT / "recipes" / "demo.yaml")]
+    command += ["--set", "seeds.only_roles=[sherlock-holmes]"]
+    command += ["--set", "generators.context_instruct.segments=[scene]"]
+    command += ["--set", "generators.context_instruct.min_confidence=0"]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "published v0.1.0" in result.stdout
+
+    hub = tmp_path / "data" / "hub" / "demo.git"
+    checkout = clone_version(hub, "v0.1.0", tmp_path / "clone")
+    manifest = json.loads((checkout / "manifest.json").read_text())
+    profiles = datasets.load_dataset(str(checkout), "profiles", split="train")
+    assert profiles.num_rows == 1 and profiles[0]["role_name"] == "Sherlock Holmes"
+    assert profiles[0]["provenance"]["model"] == "SmolLM2-135M-Instruct"
+    for config in ("context_instruct", "rolebench"):
+        rows = datasets.load_dataset(str(checkout), config, split="train")
+        assert rows.num_rows == manifest["configs"][config]["rows"] > 0
