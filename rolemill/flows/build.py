@@ -57,27 +57,29 @@ def _generate(
     size = recipe.shard_size
     shards = [characters[i : i + size] for i in range(0, len(characters), size)]
 
+    config = recipe.generators.context_instruct
     progress().start("profiles", len(characters))
-    futures = [
+    profile_futures = [
         profiles_shard.submit(i, shard, recipe, workspace.shard("profiles", i), summary.run_id)
         for i, shard in enumerate(shards)
     ]
-    profile_reports = [future.result() for future in futures]
+    ci_futures = []
+    if config.enabled:
+        progress().start(
+            "context_instruct", len(characters) * len(config.segments) * config.rounds
+        )
+        # Each shard starts as soon as its own profiles are done (Prefect resolves the future).
+        ci_futures = [
+            context_instruct_shard.submit(
+                i, shard, future, recipe, workspace.shard("context_instruct", i), summary.run_id
+            )
+            for i, (shard, future) in enumerate(zip(shards, profile_futures, strict=True))
+        ]
+    profile_reports = [future.result() for future in profile_futures]
     progress().finish("profiles")
     _account(summary, profile_reports)
     profiles = _read_shards(profile_reports, DATASET_CONFIGS["profiles"].arrow_schema)
-
-    config = recipe.generators.context_instruct
-    if not config.enabled:
-        return profiles, _read_shards([], CONTEXT_INSTRUCT)
-    progress().start("context_instruct", profiles.height * len(config.segments) * config.rounds)
-    futures = [
-        context_instruct_shard.submit(
-            i, shard, report.path, recipe, workspace.shard("context_instruct", i), summary.run_id
-        )
-        for i, (shard, report) in enumerate(zip(shards, profile_reports, strict=True))
-    ]
-    ci_reports = [future.result() for future in futures]
+    ci_reports = [future.result() for future in ci_futures]
     progress().finish("context_instruct")
     _account(summary, ci_reports)
     return profiles, _read_shards(ci_reports, CONTEXT_INSTRUCT)

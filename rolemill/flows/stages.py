@@ -99,22 +99,26 @@ def profiles_shard(
 def context_instruct_shard(
     index: int,
     characters: list[CharacterSeed],
-    profiles_path: str,
+    profiles: ShardReport,
     recipe: Recipe,
     out: Path,
     run_id: str = "",
 ) -> ShardReport:
-    """Questions and in-character answers for every segment of every profile in the shard."""
+    """Questions and in-character answers for every segment of every profile in the shard.
+
+    `profiles` is the report of the shard's profiles task; given as that task's future,
+    Prefect starts this shard as soon as its own profiles are done.
+    """
     config = recipe.generators.context_instruct
-    profiles: dict[str, CharacterProfile] = {
-        row["role_id"]: profile_from_row(row) for row in pq.read_table(profiles_path).to_pylist()
+    profile_of: dict[str, CharacterProfile] = {
+        row["role_id"]: profile_from_row(row) for row in pq.read_table(profiles.path).to_pylist()
     }
     jobs = [
-        (character, profiles[character.id], segment, round_index)
+        (character, profile_of[character.id], segment, round_index)
         for character in characters
-        if character.id in profiles
+        if character.id in profile_of
         for segment in profile_segments(
-            profiles[character.id], character.source.scene, config.segments
+            profile_of[character.id], character.source.scene, config.segments
         )
         for round_index in range(config.rounds)
     ]
