@@ -7,7 +7,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import datasets
 import pytest
@@ -19,13 +18,11 @@ ROOT = Path(__file__).parents[2]
 
 @pytest.mark.llm_server
 def test_demo_recipe_builds_and_publishes_on_the_embedded_model(
-    tmp_path: Path, embedded_server: Any, prefect_api: str
+    tmp_path: Path, prefect_api: str
 ) -> None:
-    env = os.environ | {
-        "ROLEMILL_DATA_DIR": str(tmp_path / "data"),
-        "ROLEMILL_LOCAL_BASE_URL": embedded_server.base_url,
-        "PREFECT_API_URL": prefect_api,
-    }
+    """The build starts its own llama-server, with the demo recipe's slots and context."""
+    env = os.environ | {"ROLEMILL_DATA_DIR": str(tmp_path / "data"), "PREFECT_API_URL": prefect_api}
+    env.pop("ROLEMILL_LOCAL_BASE_URL", None)
     command = [sys.executable, "-m", "rolemill.cli", "build", str(ROOT / "recipes" / "demo.yaml")]
     command += ["--set", "seeds.only_roles=[sherlock-holmes]"]
     command += ["--set", "generators.context_instruct.segments=[scene]"]
