@@ -189,7 +189,8 @@ def build(
 
     Runs on a temporary Prefect server, or the one at PREFECT_API_URL when set.
     """
-    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "WARNING")
+    # Quiet unless asked: a failure is reported below as one line, not Prefect's traceback.
+    os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     from rolemill.schemas.recipe import load_recipe

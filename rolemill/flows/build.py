@@ -18,20 +18,20 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from rolemill.flows.progress import progress
-from rolemill.flows.stages import ShardReport, context_instruct_shard, profiles_shard
+from rolemill.flows.stages import ShardReport, profiles_shard, samples_shard
 from rolemill.flows.summary import BuildSummary
 from rolemill.flows.workspace import RunWorkspace
 from rolemill.schemas.dataset_configs import DATASET_CONFIGS
 from rolemill.schemas.recipe import LoadedRecipe, load_recipe
-from rolemill.schemas.seeds import CharacterSeed
-from rolemill.tasks.dedup import deduplicate
+from rolemill.schemas.seeds import SeedSet
+from rolemill.tasks.dedup import deduplicate_per_role
+from rolemill.tasks.generators.registry import enabled_generators
 from rolemill.tasks.publish.release import publish_release
 from rolemill.tasks.seed_loader import load_seeds
 from rolemill.tasks.validation import raise_if_failed, validate_config
-from rolemill.tasks.views import rolebench_view
+from rolemill.tasks.views import VIEWS
 
 log = logging.getLogger(__name__)
-CONTEXT_INSTRUCT = DATASET_CONFIGS["context_instruct"].arrow_schema
 
 
 def _read_shards(reports: list[ShardReport], schema: pa.Schema) -> pl.DataFrame:
@@ -48,41 +48,39 @@ def _account(summary: BuildSummary, reports: list[ShardReport]) -> None:
 
 
 def _generate(
-    loaded: LoadedRecipe,
-    characters: list[CharacterSeed],
-    workspace: RunWorkspace,
-    summary: BuildSummary,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    recipe = loaded.recipe
+    loaded: LoadedRecipe, seeds: SeedSet, workspace: RunWorkspace, summary: BuildSummary
+) -> dict[str, pl.DataFrame]:
+    """Profiles, then every enabled generator, per shard of roles: config -> rows."""
+    recipe, characters = loaded.recipe, seeds.characters
     size = recipe.shard_size
     shards = [characters[i : i + size] for i in range(0, len(characters), size)]
+    generators = [name for name, _ in enabled_generators(recipe)]
 
-    config = recipe.generators.context_instruct
     progress().start("profiles", len(characters))
+    for name in generators:
+        progress().start(name, 0)  # each shard adds its jobs once its profiles are known
     profile_futures = [
         profiles_shard.submit(i, shard, recipe, workspace.shard("profiles", i), summary.run_id)
         for i, shard in enumerate(shards)
     ]
-    ci_futures = []
-    if config.enabled:
-        progress().start(
-            "context_instruct", len(characters) * len(config.segments) * config.rounds
-        )
-        # Each shard starts as soon as its own profiles are done (Prefect resolves the future).
-        ci_futures = [
-            context_instruct_shard.submit(
-                i, shard, future, recipe, workspace.shard("context_instruct", i), summary.run_id
+    # A generator's shard starts as soon as its own profiles are done (Prefect resolves
+    # the future passed as a parameter).
+    sample_futures = {
+        name: [
+            samples_shard.submit(
+                i, name, shard, profiles, recipe, seeds, workspace.shard(name, i), summary.run_id
             )
-            for i, (shard, future) in enumerate(zip(shards, profile_futures, strict=True))
+            for i, (shard, profiles) in enumerate(zip(shards, profile_futures, strict=True))
         ]
-    profile_reports = [future.result() for future in profile_futures]
-    progress().finish("profiles")
-    _account(summary, profile_reports)
-    profiles = _read_shards(profile_reports, DATASET_CONFIGS["profiles"].arrow_schema)
-    ci_reports = [future.result() for future in ci_futures]
-    progress().finish("context_instruct")
-    _account(summary, ci_reports)
-    return profiles, _read_shards(ci_reports, CONTEXT_INSTRUCT)
+        for name in generators
+    }
+    frames: dict[str, pl.DataFrame] = {}
+    for name, futures in [("profiles", profile_futures), *sample_futures.items()]:
+        reports = [future.result() for future in futures]
+        progress().finish(name)
+        _account(summary, reports)
+        frames[name] = _read_shards(reports, DATASET_CONFIGS[name].arrow_schema)
+    return frames
 
 
 @flow(name="build-dataset")
@@ -100,32 +98,36 @@ def build_dataset(
     workspace = RunWorkspace.create(loaded.recipe.name, run_id)
     summary = BuildSummary(loaded.recipe.name, run_id, str(workspace.root))
 
-    profiles, samples = _generate(loaded, seeds.characters, workspace, summary)
-    progress().start("dedup + validation", 1)
-    outcome = deduplicate(samples, loaded.recipe.dedup)
-    summary.dedup_exact, summary.dedup_near = outcome.exact_dropped, outcome.near_dropped
-    tables = {
-        "profiles": profiles,
-        "context_instruct": outcome.kept,
-        "rolebench": rolebench_view(outcome.kept),
-    }
-    summary.rows = {name: frame.height for name, frame in tables.items()}
-    if loaded.recipe.validation.enabled:
-        results = [
-            validate_config(name, frame, DATASET_CONFIGS[name].expectations)
-            for name, frame in tables.items()
-        ]
-        summary.validation_failures = [line for r in results for line in r.failures]
-        summary.write(workspace.summary)
-        raise_if_failed(results)
-    progress().advance("dedup + validation")
-    progress().finish("dedup + validation")
+    try:  # the summary is written even when a stage fails
+        generated = _generate(loaded, seeds, workspace, summary)
+        progress().start("dedup + validation", 1)
+        tables = {"profiles": generated.pop("profiles")}
+        for name, frame in generated.items():
+            outcome = deduplicate_per_role(frame, loaded.recipe.dedup)
+            summary.dedup_exact += outcome.exact_dropped
+            summary.dedup_near += outcome.near_dropped
+            tables[name] = outcome.kept
+        for view in VIEWS:
+            rows = view.build(tables)
+            if rows is not None:
+                tables[view.name] = rows
+        summary.rows = {name: frame.height for name, frame in tables.items()}
+        if loaded.recipe.validation.enabled:
+            results = [
+                validate_config(name, frame, DATASET_CONFIGS[name].expectations)
+                for name, frame in tables.items()
+            ]
+            summary.validation_failures = [line for r in results for line in r.failures]
+            raise_if_failed(results)
+        progress().advance("dedup + validation")
+        progress().finish("dedup + validation")
 
-    if publish and loaded.recipe.publish.enabled:
-        publish_release(loaded, tables, workspace, summary)
-    else:
-        summary.publish_note = "not published (publishing is off)"
-    summary.write(workspace.summary)
+        if publish and loaded.recipe.publish.enabled:
+            publish_release(loaded, tables, workspace, summary)
+        else:
+            summary.publish_note = "not published (publishing is off)"
+    finally:
+        summary.write(workspace.summary)
     for line in summary.lines():
         log.info(line)
     return summary.as_dict()

@@ -12,12 +12,16 @@ from typing import Protocol
 
 class ProgressSink(Protocol):
     def start(self, stage: str, total: int) -> None: ...
+    def grow(self, stage: str, amount: int) -> None: ...
     def advance(self, stage: str, amount: int = 1) -> None: ...
     def finish(self, stage: str) -> None: ...
 
 
 class NoProgress:
     def start(self, stage: str, total: int) -> None:
+        pass
+
+    def grow(self, stage: str, amount: int) -> None:
         pass
 
     def advance(self, stage: str, amount: int = 1) -> None:

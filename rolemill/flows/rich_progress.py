@@ -29,6 +29,12 @@ class RichProgress:
     def start(self, stage: str, total: int) -> None:
         self._tasks[stage] = self._bars.add_task(stage, total=total)
 
+    def grow(self, stage: str, amount: int) -> None:
+        """More work for a stage whose size is learnt as it goes."""
+        if stage in self._tasks:
+            task = self._tasks[stage]
+            self._bars.update(task, total=(self._bars.tasks[task].total or 0) + amount)
+
     def advance(self, stage: str, amount: int = 1) -> None:
         if stage in self._tasks:
             self._bars.advance(self._tasks[stage], amount)
@@ -36,4 +42,4 @@ class RichProgress:
     def finish(self, stage: str) -> None:
         if stage in self._tasks:
             task = self._tasks[stage]
-            self._bars.update(task, completed=self._bars.tasks[task].total)
+            self._bars.update(task, total=self._bars.tasks[task].completed)

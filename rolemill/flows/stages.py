@@ -17,25 +17,20 @@ from prefect.cache_policies import NO_CACHE
 
 from rolemill.flows.progress import progress
 from rolemill.schemas.dataset_configs import DATASET_CONFIGS
-from rolemill.schemas.profile import (
-    CharacterProfile,
-    profile_from_row,
-    profile_row,
-    profile_segments,
-)
+from rolemill.schemas.profile import CharacterProfile, profile_from_row, profile_row
 from rolemill.schemas.recipe import Recipe
 from rolemill.schemas.sample import Provenance
-from rolemill.schemas.seeds import CharacterSeed
-from rolemill.tasks.generators.context_instruct.generator import ContextInstructGenerator
+from rolemill.schemas.seeds import CharacterSeed, SeedSet
+from rolemill.tasks.generators.base import Role
 from rolemill.tasks.generators.profiles.generator import PROMPT as PROFILE_PROMPT
 from rolemill.tasks.generators.profiles.generator import ProfileGenerator
+from rolemill.tasks.generators.registry import GENERATORS
 from rolemill.tasks.llm import LLMGateway, Usage
 from rolemill.tasks.parquet import write_arrow
 
 T = TypeVar("T")
 
 PROFILES_SCHEMA = DATASET_CONFIGS["profiles"].arrow_schema
-CONTEXT_INSTRUCT_SCHEMA = DATASET_CONFIGS["context_instruct"].arrow_schema
 
 
 @dataclass
@@ -95,45 +90,45 @@ def profiles_shard(
     return asyncio.run(run())
 
 
-@task(name="context-instruct-shard", cache_policy=NO_CACHE)
-def context_instruct_shard(
+@task(name="samples-shard", cache_policy=NO_CACHE, task_run_name="{generator}-shard-{index}")
+def samples_shard(
     index: int,
+    generator: str,
     characters: list[CharacterSeed],
     profiles: ShardReport,
     recipe: Recipe,
+    seeds: SeedSet,
     out: Path,
     run_id: str = "",
 ) -> ShardReport:
-    """Questions and in-character answers for every segment of every profile in the shard.
+    """Run one generator over the shard's roles: every job's requests concurrently.
 
     `profiles` is the report of the shard's profiles task; given as that task's future,
-    Prefect starts this shard as soon as its own profiles are done.
+    Prefect starts this shard as soon as its own profiles are done. Roles whose profile
+    failed are skipped (the failure is already reported).
     """
-    config = recipe.generators.context_instruct
     profile_of: dict[str, CharacterProfile] = {
         row["role_id"]: profile_from_row(row) for row in pq.read_table(profiles.path).to_pylist()
     }
-    jobs = [
-        (character, profile_of[character.id], segment, round_index)
-        for character in characters
-        if character.id in profile_of
-        for segment in profile_segments(
-            profile_of[character.id], character.source.scene, config.segments
-        )
-        for round_index in range(config.rounds)
-    ]
+    roles = [Role(c, profile_of[c.id]) for c in characters if c.id in profile_of]
+    schema = DATASET_CONFIGS[generator].arrow_schema
 
     async def run() -> ShardReport:
         async with LLMGateway(recipe.llm) as gateway:
-            generator = ContextInstructGenerator(gateway, config, recipe.content_hash(), run_id)
-            outcomes = await _each("context_instruct", jobs, lambda job: generator.generate(*job))
-        usage, rows, failures, below = Usage(), [], [], 0
+            settings = getattr(recipe.generators, generator)
+            maker = GENERATORS[generator](gateway, settings, seeds, recipe.content_hash(), run_id)
+            jobs = [(role, job) for role in roles for job in maker.jobs(role)]
+            progress().grow(generator, len(jobs))
+            outcomes = await _each(generator, jobs, lambda item: maker.run(*item))
+        report = ShardReport(generator, index, str(out), 0, Usage())
+        rows = []
         for outcome in outcomes:
-            usage.add(outcome.usage)
+            report.usage.add(outcome.usage)
             rows.extend(sample.model_dump() for sample in outcome.samples)
-            failures.extend(outcome.errors)
-            below += outcome.below_threshold
-        write_arrow(pa.Table.from_pylist(rows, schema=CONTEXT_INSTRUCT_SCHEMA), out)
-        return ShardReport("context_instruct", index, str(out), len(rows), usage, failures, below)
+            report.failures.extend(outcome.errors)
+            report.below_threshold += outcome.filtered
+        report.rows = len(rows)
+        write_arrow(pa.Table.from_pylist(rows, schema=schema), out)
+        return report
 
     return asyncio.run(run())

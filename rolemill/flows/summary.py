@@ -55,5 +55,14 @@ class BuildSummary:
             f"  LLM: {u.requests} requests sent, {u.cache_hits} cache hits, "
             f"{u.prompt_tokens + u.completion_tokens} tokens, ${u.cost_usd:.4f}"
         )
+        if self.generation_failures:
+            out.append("  failed items (left out of the dataset):")
+            out += [f"    {failure}" for failure in self.generation_failures[:5]]
+            if len(self.generation_failures) > 5:
+                out.append(f"    ... and {len(self.generation_failures) - 5} more in summary.json")
+            out.append(
+                "    unusable replies are cached like any other: raise "
+                "llm.retry.max_parse_attempts (or use a stronger model) to try them again"
+            )
         out.append(f"  {self.publish_note}")
         return out

@@ -7,13 +7,11 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from rolemill.schemas.profile import profile_arrow_schema
-from rolemill.schemas.recipe import ALL_SEGMENTS
 from rolemill.schemas.sample import sample_arrow_schema
+from rolemill.tasks.generators.base import SampleGenerator
+from rolemill.tasks.generators.registry import GENERATORS
 from rolemill.tasks.validation import ConfigExpectations
 
-CONTEXT_INSTRUCT_FIELDS = pa.struct(
-    [pa.field("segment", pa.string()), pa.field("confidence", pa.int64())]
-)
 ROLEBENCH_SCHEMA = pa.schema(
     [
         pa.field("id", pa.string(), nullable=False),
@@ -46,13 +44,12 @@ def _profiles() -> DatasetConfig:
     )
 
 
-def _context_instruct() -> DatasetConfig:
-    schema = sample_arrow_schema(CONTEXT_INSTRUCT_FIELDS)
-    expectations = ConfigExpectations.for_samples(
-        schema.names, tasks=[f"context_instruct/{kind}" for kind in ALL_SEGMENTS]
-    )
-    expectations.value_sets["config"] = ["context_instruct"]
-    return DatasetConfig("context_instruct", schema, expectations)
+def _samples(generator: type[SampleGenerator]) -> DatasetConfig:
+    """A generator's config: the canonical sample schema with its `fields` struct."""
+    schema = sample_arrow_schema(generator.fields_type)
+    expectations = ConfigExpectations.for_samples(schema.names, tasks=list(generator.tasks))
+    expectations.value_sets["config"] = [generator.config]
+    return DatasetConfig(generator.config, schema, expectations)
 
 
 def _rolebench() -> DatasetConfig:
@@ -68,5 +65,10 @@ def _rolebench() -> DatasetConfig:
 
 
 DATASET_CONFIGS: dict[str, DatasetConfig] = {
-    config.name: config for config in (_profiles(), _context_instruct(), _rolebench())
+    config.name: config
+    for config in (
+        _profiles(),
+        *(_samples(generator) for generator in GENERATORS.values()),
+        _rolebench(),
+    )
 }

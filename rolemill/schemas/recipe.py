@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from rolemill.schemas.input_error import InputError
 from rolemill.schemas.llm import LLMConfig
@@ -41,7 +41,9 @@ class SeedsConfig(_Section):
     )
     instructions: str | None = Field(default=None, description="general instructions (JSONL)")
     passages: str | None = Field(default=None, description="reading passages (JSONL)")
-    only_roles: list[str] | None = Field(default=None, description="build only these role ids")
+    only_roles: list[str] | None = Field(
+        default=None, min_length=1, description="build only these role ids"
+    )
 
 
 class ProfilesConfig(_Section):
@@ -58,12 +60,31 @@ class ContextInstructConfig(_Section):
         default=6, ge=0, le=10, description="keep questions the model rated at least this (0-10)"
     )
     segments: list[SegmentKind] = Field(default_factory=lambda: list(ALL_SEGMENTS), min_length=1)
+
+    @field_validator("segments")
+    @classmethod
+    def _distinct(cls, segments: list[SegmentKind]) -> list[SegmentKind]:
+        if len(set(segments)) != len(segments):
+            raise ValueError("each segment kind at most once (a repeat would pay twice)")
+        return segments
+
     max_tokens: int = Field(default=1000, ge=64, description="reply budget per segment")
+
+
+class StyleTransferConfig(_Section):
+    """RoleGPT: general instructions answered in character (RoleBench's `general` part)."""
+
+    enabled: bool = False
+    instructions_per_role: int = Field(
+        default=10, ge=1, le=10_000, description="general instructions answered by each role"
+    )
+    max_tokens: int = Field(default=400, ge=16, description="reply budget per answer")
 
 
 class GeneratorsConfig(_Section):
     profiles: ProfilesConfig = Field(default_factory=ProfilesConfig)
     context_instruct: ContextInstructConfig = Field(default_factory=ContextInstructConfig)
+    style_transfer: StyleTransferConfig = Field(default_factory=StyleTransferConfig)
 
 
 class PublishConfig(_Section):
@@ -87,8 +108,28 @@ class Recipe(_Section):
     shard_size: int = Field(default=8, ge=1, le=10_000, description="roles per Prefect task")
 
     def content_hash(self) -> str:
-        """Hash of everything that shapes the data (not where it is published)."""
-        payload = self.model_dump(mode="json", exclude={"publish"})
+        """Hash of what shapes the data: not where it is published, nor how fast or
+        through which endpoint and key the LLM is reached."""
+        payload = self.model_dump(
+            mode="json",
+            exclude={
+                "publish": True,
+                "shard_size": True,
+                "llm": {
+                    "base_url",
+                    "api_key_env",
+                    "api_key_block",
+                    "timeout_s",
+                    "limits",
+                    "retry",
+                    "prices",
+                    "cache_dir",
+                    "refresh_cache",
+                    "local_parallel",
+                    "local_context",
+                },
+            },
+        )
         canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
@@ -133,12 +174,30 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
     return data
 
 
+def _with_paths_resolved(recipe: Recipe, folder: Path) -> Recipe:
+    """Relative paths in a recipe (hub target, cache folder) mean: from the recipe's folder."""
+    target = recipe.publish.target
+    if target and "://" not in target and ("/" in target or target.endswith(".git")):
+        path = Path(target).expanduser()
+        target = str(path if path.is_absolute() else (folder / path).resolve())
+    cache_dir = recipe.llm.cache_dir
+    if cache_dir is not None and not cache_dir.expanduser().is_absolute():
+        cache_dir = (folder / cache_dir).resolve()
+    return recipe.model_copy(
+        update={
+            "publish": recipe.publish.model_copy(update={"target": target}),
+            "llm": recipe.llm.model_copy(update={"cache_dir": cache_dir}),
+        }
+    )
+
+
 def load_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedRecipe:
     """Read and validate a recipe; raise InputError naming the file, line and field."""
     path = Path(path)
     data, node = load_yaml(path)
     if not overrides:
-        return LoadedRecipe(validate_yaml(path, Recipe, data, node), path.resolve())
+        recipe = validate_yaml(path, Recipe, data, node)
+        return LoadedRecipe(_with_paths_resolved(recipe, path.resolve().parent), path.resolve())
     if not isinstance(data, dict):
         raise InputError(path, "expected a mapping of keys to values at the top level", line=1)
     override_keys = [parse_override(text)[0] for text in overrides]
@@ -147,10 +206,10 @@ def load_recipe(path: str | Path, overrides: list[str] | None = None) -> LoadedR
         recipe = Recipe.model_validate(data)
     except ValidationError as exc:
         loc = [str(part) for part in exc.errors()[0]["loc"]]
-        if any(loc[: len(keys)] == keys for keys in override_keys):
+        if any(loc[: len(k)] == k or k[: len(loc)] == loc for k in override_keys):
             error = input_error_from_validation(path, exc, line=0)
             raise InputError(
                 "--set", error.problem, field=dotted(tuple(loc)), hint=error.hint
             ) from None
         raise input_error_from_validation(path, exc, node) from None
-    return LoadedRecipe(recipe, path.resolve())
+    return LoadedRecipe(_with_paths_resolved(recipe, path.resolve().parent), path.resolve())

@@ -22,7 +22,7 @@ Loc = tuple[str | int, ...]
 
 def read_text(path: Path) -> str:
     try:
-        return path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8-sig")  # a BOM, if any, is not content
     except FileNotFoundError:
         raise InputError(path, "file not found", hint="check the path") from None
     except UnicodeDecodeError as exc:
@@ -124,7 +124,10 @@ def load_yaml_model(path: Path, model: type[M]) -> M:
 
 def iter_jsonl(path: Path, model: type[M]) -> Iterator[M]:
     """Validated rows of a JSONL file; blank lines are skipped."""
-    for number, raw in enumerate(read_text(path).splitlines(), start=1):
+    # Split on "\n" only: str.splitlines() would also split on U+2028 and kin, which are
+    # legal inside JSON strings.
+    for number, raw in enumerate(read_text(path).split("\n"), start=1):
+        raw = raw.removesuffix("\r")
         if not raw.strip():
             continue
         try:

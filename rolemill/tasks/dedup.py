@@ -186,3 +186,19 @@ def _lsh_index(config: DedupConfig) -> Any:
         # MinHashLSH refuses. Two bands of half the signature each is the most selective
         # banding it accepts; candidates are confirmed by Jaccard anyway.
         return MinHashLSH(num_perm=config.num_perm, params=(2, config.num_perm // 2))
+
+
+def deduplicate_per_role(frame: pl.DataFrame, config: DedupConfig) -> DedupOutcome:
+    """`deduplicate` within each role: the same question put to two roles is two samples,
+    and adding a role never drops a row another role already had."""
+    if frame.height == 0 or "role_id" not in frame.columns:
+        return deduplicate(frame, config)
+    outcomes = [
+        deduplicate(part, config) for part in frame.partition_by("role_id", maintain_order=True)
+    ]
+    return DedupOutcome(
+        kept=pl.concat([outcome.kept for outcome in outcomes]),
+        exact_dropped=sum(outcome.exact_dropped for outcome in outcomes),
+        near_dropped=sum(outcome.near_dropped for outcome in outcomes),
+        clusters=[cluster for outcome in outcomes for cluster in outcome.clusters],
+    )

@@ -3,6 +3,8 @@ and passages (JSONL). Every problem is an InputError naming the file, line and f
 
 from __future__ import annotations
 
+import glob
+import hashlib
 import json
 import re
 import unicodedata
@@ -53,9 +55,8 @@ def character_files(loaded: LoadedRecipe) -> list[Path]:
     files: list[Path] = []
     for index, pattern in enumerate(loaded.recipe.seeds.characters):
         if any(char in pattern for char in "*?["):
-            matches = sorted(
-                p for p in loaded.folder.glob(pattern) if p.suffix.lower() in CHARACTER_SUFFIXES
-            )
+            found = glob.glob(str(loaded.resolve(pattern)), recursive=True)
+            matches = sorted(Path(p) for p in found if Path(p).suffix.lower() in CHARACTER_SUFFIXES)
         else:
             path = loaded.resolve(pattern)
             matches = [path] if path.is_file() else []
@@ -66,14 +67,22 @@ def character_files(loaded: LoadedRecipe) -> list[Path]:
 
 
 def slug(name: str) -> str:
-    """A role id from a name: ASCII letters and digits joined by '-'; hex for other scripts."""
+    """A role id from a name: ASCII letters and digits joined by '-'; a hash of the name
+    for other scripts (诸葛亮 -> role-<16 hex>)."""
     ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
     text = re.sub(r"[^a-z0-9]+", "-", ascii_name.lower()).strip("-")
-    return text[:64] or "role-" + name.encode().hex()[:16]
+    return text[:64] or "role-" + hashlib.sha256(name.encode()).hexdigest()[:16]
+
+
+def guess_language(text: str) -> str:
+    """zh when CJK ideographs make up a good part of the letters, else en."""
+    letters = [char for char in text if char.isalpha()]
+    cjk = sum("\u4e00" <= char <= "\u9fff" for char in letters)
+    return "zh" if letters and cjk / len(letters) > 0.3 else "en"
 
 
 def _fill(template: str, name: str) -> str:
-    text = re.sub(r"\{\{\s*char\s*\}\}", name, template, flags=re.I)
+    text = re.sub(r"\{\{\s*char\s*\}\}", lambda _: name, template, flags=re.I)
     text = re.sub(r"\{\{\s*user\s*\}\}", "User", text, flags=re.I)
     return re.sub(r"<START>\s*", "", text).strip()
 
@@ -101,7 +110,15 @@ def load_character_card(path: Path) -> CharacterSeed:
             path, f"invalid character card: {error.problem}", field=error.field
         ) from None
     data = card.data
-    own = data.extensions.get("rolemill", {}) if isinstance(data.extensions, dict) else {}
+    own = data.extensions.get("rolemill")
+    if own is None:
+        own = {}
+    elif not isinstance(own, dict):
+        raise InputError(
+            path,
+            'invalid character card: expected an object such as {"language": "zh"}',
+            field="data.extensions.rolemill",
+        )
     parts = [data.description, f"Personality: {data.personality}" if data.personality else ""]
     parts.append(f"Scenario: {data.scenario}" if data.scenario else "")
     description = _fill("\n\n".join(p for p in parts if p.strip()), data.name)
@@ -120,16 +137,18 @@ def load_character_card(path: Path) -> CharacterSeed:
         return CharacterSeed(
             id=own.get("id") or slug(data.name),
             name=data.name,
-            language=own.get("language", "en"),
+            language=own.get("language") or guess_language(data.name + description),
             work=own.get("work", ""),
             source=SourceText(description=description, scene=scene),
         )
     except ValidationError as exc:
         error = input_error_from_validation(path, exc)
+        field = error.field or ""
+        own_field = field in ("id", "language", "work") and field in own
         raise InputError(
             path,
             f"invalid character card: {error.problem}",
-            field=f"data.extensions.rolemill.{error.field}",
+            field=f"data.extensions.rolemill.{field}" if own_field else f"data.{field}",
         ) from None
 
 
@@ -173,5 +192,16 @@ def load_seeds(loaded: LoadedRecipe) -> SeedSet:
         path = loaded.resolve(pattern)
         if not path.is_file():
             raise _missing(loaded, pattern, ("seeds", field))
-        setattr(result, field, list(iter_jsonl(path, model)))
+        rows = list(iter_jsonl(path, model))
+        seen: dict[str, int] = {}
+        for number, row in enumerate(rows, start=1):
+            if row.id in seen:
+                raise InputError(
+                    path,
+                    f"id '{row.id}' is used again (first on row {seen[row.id]})",
+                    field="id",
+                    hint="give every row its own id",
+                )
+            seen[row.id] = number
+        setattr(result, field, rows)
     return result

@@ -65,7 +65,7 @@ class LoggedRequest:
     status: int = 0
     fault: str | None = None
     messages_hash: str = ""
-    prompt: str = ""  # the last user message, so tests can tell what a request was for
+    prompt: str = ""  # every message's text, so tests can tell what a request was for
     structured: bool = False
     authorization: bool = False
 
@@ -155,7 +155,7 @@ def build_app(state: ScriptState) -> Any:
         last_user = next(
             (m.get("content", "") for m in reversed(messages) if m.get("role") == "user"), ""
         )
-        entry.prompt = last_user if isinstance(last_user, str) else ""
+        entry.prompt = "\n".join(str(m.get("content", "")) for m in messages)
         faults = []
         match = FAULT_PATTERN.search(last_user if isinstance(last_user, str) else "")
         if match:

@@ -18,17 +18,23 @@ from rolemill.testing.scripted_server import ScriptedLLMServer
 
 ROOT = Path(__file__).parents[2]
 SEED_CHARACTERS = ROOT / "data" / "seeds" / "characters"
+SEED_INSTRUCTIONS = ROOT / "data" / "seeds" / "instructions.jsonl"
+REQUESTS_PER_ROLE = 1 + 2 + 1  # its profile, two segments, one general instruction
 
 RECIPE = """\
 name: tiny
 license: cc-by-4.0
 seeds:
   characters: [characters/*.yaml]
+  instructions: instructions.jsonl
 generators:
   context_instruct:
     questions_per_segment: 2
     min_confidence: 0
     segments: [description, scene]
+  style_transfer:
+    enabled: true
+    instructions_per_role: 1
 llm:
   provider: openai
   model: scripted-model
@@ -172,4 +178,5 @@ def make_project(
     for role_id in roles:
         project.add_character(role_id)
     project.recipe.write_text(RECIPE.format(concurrency=concurrency))
+    shutil.copy(SEED_INSTRUCTIONS, tmp_path / "instructions.jsonl")
     return project

@@ -16,11 +16,12 @@ import pyarrow.parquet as pq
 import pytest
 
 from rolemill.testing.scripted_server import ScriptedLLMServer
-from tests.flows.conftest import Project, clone_version, make_project
+from tests.flows.conftest import REQUESTS_PER_ROLE, Project, clone_version, make_project
 
 CONFIG_FIELDS = {
     "profiles": {"role_id", "role_name", "description", "catchphrases", "example_lines"},
     "context_instruct": {"id", "config", "task", "role_id", "language", "messages", "fields"},
+    "style_transfer": {"id", "config", "task", "role_id", "language", "messages", "fields"},
     "rolebench": {"role", "question", "generated"},
 }
 
@@ -48,7 +49,7 @@ def test_build_publishes_a_loadable_version_and_a_rebuild_sends_nothing(
     assert first.returncode == 0, first.stderr
     assert "published v0.1.0" in first.stdout
     sent = len(scripted.completed)
-    assert sent == 2 + 2 * 2  # a profile and two segments per character
+    assert sent == 2 * REQUESTS_PER_ROLE
     assert f"LLM: {sent} requests sent, 0 cache hits" in first.stdout
 
     checkout = clone(project, "v0.1.0", tmp_path / "v0.1.0")
@@ -89,8 +90,9 @@ def test_adding_a_character_requests_only_it_and_publishes_a_minor_version(
     result = project.build()
     assert result.returncode == 0, result.stderr
     new = scripted.requests[before:]
-    assert len(new) == 1 + 2  # its profile and its two segments, nothing else
+    assert len(new) == REQUESTS_PER_ROLE  # its own requests, nothing else
     assert all("Captain Ahab" in request.prompt for request in new)
+    assert len({request.messages_hash for request in new}) == len(new)
     assert "published v0.2.0" in result.stdout
     assert tags(project) == ["v0.1.0", "v0.2.0"]
 
@@ -121,13 +123,13 @@ def test_a_build_killed_mid_generation_resumes_without_repeating_requests(
         # asked for again; the one in flight at the kill may be.
         done = {r.messages_hash for r in server.completed if r.finished < killed_at - 0.2}
         first_run = len(server.requests)
-        assert len(done) >= 5 and first_run < 5 + 10
+        assert len(done) >= 5 and first_run < 5 * REQUESTS_PER_ROLE
 
         result = project.build()
         assert result.returncode == 0, result.stderr
         resent = [r for r in server.requests[first_run:] if r.messages_hash in done]
         assert resent == []
-        assert len({r.messages_hash for r in server.completed}) == 5 + 5 * 2
+        assert len({r.messages_hash for r in server.completed}) == 5 * REQUESTS_PER_ROLE
         assert "published v0.1.0" in result.stdout
 
 
@@ -149,16 +151,17 @@ def test_an_interrupted_build_stops_promptly_and_publishes_nothing(
         assert process.returncode == 130
         assert "interrupted" in stderr and "run the same command again" in stderr
         assert not project.hub.exists()
+        assert not list((tmp_path / "data").glob("runs/*/*/dataset"))
 
 
 @pytest.mark.parametrize(
     ("case", "expected"),
     [
-        ("unknown recipe key", r"recipe\.yaml:13: field 'llm\.limts': unknown key"),
-        ("wrong type", r"recipe\.yaml:16: field 'shard_size': Input should be a valid integer"),
+        ("unknown recipe key", r"recipe\.yaml:{line}: field 'llm\.limts': unknown key"),
+        ("wrong type", r"recipe\.yaml:{line}: field 'shard_size': Input should be a valid integer"),
         (
             "missing seed file",
-            r"recipe\.yaml:4: field 'seeds\.characters\.0': no seed file matches 'charcters",
+            r"recipe\.yaml:{line}: field 'seeds\.characters\.0': no seed file matches 'charcters",
         ),
         ("malformed YAML", r"recipe\.yaml:\d+: malformed YAML"),
         ("malformed JSONL line", r"instructions\.jsonl:2: malformed JSON"),
@@ -179,7 +182,6 @@ def test_bad_input_fails_with_one_clear_line_and_publishes_nothing(
     elif case == "malformed YAML":
         recipe = recipe.replace("  context_instruct:", "  context_instruct: [")
     elif case == "malformed JSONL line":
-        recipe = recipe.replace("seeds:\n", "seeds:\n  instructions: instructions.jsonl\n")
         (tmp_path / "instructions.jsonl").write_text(
             '{"id": "a", "instruction": "Say hello."}\n{"id": "b", "instruction": "Oops\n'
         )
@@ -188,6 +190,10 @@ def test_bad_input_fails_with_one_clear_line_and_publishes_nothing(
         card = {"spec": "chara_card_v2", "data": {"description": "A card without a name."}}
         (tmp_path / "bad-card.json").write_text(json.dumps(card))
     project.recipe.write_text(recipe)
+    marker = {"unknown recipe key": "limts", "wrong type": "two", "missing seed file": "charcters"}
+    if case in marker:
+        line = next(n for n, text in enumerate(recipe.split("\n"), 1) if marker[case] in text)
+        expected = expected.format(line=line)
 
     result = project.build()
     assert result.returncode != 0
@@ -195,4 +201,5 @@ def test_bad_input_fails_with_one_clear_line_and_publishes_nothing(
     assert len(lines) == 1, result.stderr
     assert lines[0].startswith("error: ") and re.search(expected, lines[0]), lines[0]
     assert not project.hub.exists()
+    assert not list((tmp_path / "data").glob("runs/*/*/dataset"))  # nothing even staged
     assert scripted.requests == []

@@ -3,18 +3,16 @@ in-character answers; those rated below the recipe's threshold are dropped."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
+import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
-from rolemill.schemas.profile import CharacterProfile, ProfileSegment
-from rolemill.schemas.recipe import ContextInstructConfig
-from rolemill.schemas.sample import Message, Provenance, Sample
-from rolemill.schemas.seeds import CharacterSeed
+from rolemill.schemas.profile import ProfileSegment, profile_segments
+from rolemill.schemas.recipe import ALL_SEGMENTS, ContextInstructConfig
+from rolemill.schemas.sample import Message
+from rolemill.tasks.generators.base import JobOutcome, Role, SampleGenerator
 from rolemill.tasks.generators.prompt_template import PromptTemplate, stable_seed
-from rolemill.tasks.llm import LLMGateway, Usage
+from rolemill.tasks.generators.role_system import role_system_prompt
 
-PROMPT = PromptTemplate.beside(__file__)
 CONFIG = "context_instruct"
 
 
@@ -32,47 +30,23 @@ class ContextInstructReply(BaseModel):
     items: list[ContextQuestion] = Field(min_length=1, max_length=10)
 
 
-@dataclass
-class SegmentOutcome:
-    samples: list[Sample]
-    usage: Usage
-    below_threshold: int = 0
-    errors: list[str] = field(default_factory=list)
+class ContextInstructGenerator(SampleGenerator):
+    config = CONFIG
+    fields_type = pa.struct([pa.field("segment", pa.string()), pa.field("confidence", pa.int64())])
+    tasks = tuple(f"{CONFIG}/{kind}" for kind in ALL_SEGMENTS)
+    prompt = PromptTemplate.beside(__file__)
+    settings: ContextInstructConfig
 
+    def jobs(self, role: Role) -> list[tuple[ProfileSegment, int]]:
+        segments = profile_segments(
+            role.profile, role.character.source.scene, self.settings.segments
+        )
+        return [(segment, r) for segment in segments for r in range(self.settings.rounds)]
 
-def role_system_prompt(character: CharacterSeed, profile: CharacterProfile) -> str:
-    return PROMPT.render(
-        "role_system.j2",
-        name=character.name,
-        work=character.work,
-        language=character.language,
-        description=profile.description,
-    )
-
-
-class ContextInstructGenerator:
-    def __init__(
-        self,
-        gateway: LLMGateway,
-        config: ContextInstructConfig,
-        recipe_hash: str = "",
-        run_id: str = "",
-    ):
-        self.gateway = gateway
-        self.config = config
-        self.params = gateway.config.params.model_copy(update={"max_tokens": config.max_tokens})
-        self.recipe_hash = recipe_hash
-        self.run_id = run_id
-
-    async def generate(
-        self,
-        character: CharacterSeed,
-        profile: CharacterProfile,
-        segment: ProfileSegment,
-        round_index: int = 0,
-    ) -> SegmentOutcome:
-        count = self.config.questions_per_segment
-        messages = PROMPT.messages(
+    async def run(self, role: Role, job: tuple[ProfileSegment, int]) -> JobOutcome:
+        segment, round_index = job
+        character, count = role.character, self.settings.questions_per_segment
+        messages = self.prompt.messages(
             name=character.name,
             work=character.work,
             language=character.language,
@@ -84,38 +58,29 @@ class ContextInstructGenerator:
             messages,
             ContextInstructReply,
             seed=stable_seed(CONFIG, character.id, segment.kind, count, round_index),
-            params=self.params,
+            params=self.gateway.config.params.model_copy(
+                update={"max_tokens": self.settings.max_tokens}
+            ),
         )
         if result.value is None:
             where = f"{character.id}/{segment.kind}/{round_index}"
-            return SegmentOutcome([], result.usage, errors=[f"{where}: {result.error}"])
+            return JobOutcome([], result.usage, errors=[f"{where}: {result.error}"])
         items = result.value.items[:count]
-        kept = [item for item in items if item.confidence >= self.config.min_confidence]
-        system = role_system_prompt(character, profile)
-        provenance = Provenance(
-            model=result.model,
-            provider=self.gateway.config.provider,
-            prompt_hash=PROMPT.hash,
-            recipe_hash=self.recipe_hash,
-            run_id=self.run_id,
-            prompt_tokens=result.usage.prompt_tokens // max(len(items), 1),
-            completion_tokens=result.usage.completion_tokens // max(len(items), 1),
-        )
+        kept = [item for item in items if item.confidence >= self.settings.min_confidence]
+        system = role_system_prompt(role)
+        provenance = self.provenance(result.model, result.usage, len(items))
         samples = [
-            Sample.build(
-                config=CONFIG,
-                task=f"{CONFIG}/{segment.kind}",
-                role_id=character.id,
-                role_name=character.name,
-                language=character.language,
-                messages=[
+            self.sample(
+                role,
+                f"{CONFIG}/{segment.kind}",
+                [
                     Message(role="system", content=system),
                     Message(role="user", content=item.question.strip()),
                     Message(role="assistant", content=item.answer.strip()),
                 ],
-                fields={"segment": segment.kind, "confidence": item.confidence},
-                provenance=provenance,
+                {"segment": segment.kind, "confidence": item.confidence},
+                provenance,
             )
             for item in kept
         ]
-        return SegmentOutcome(samples, result.usage, below_threshold=len(items) - len(kept))
+        return JobOutcome(samples, result.usage, filtered=len(items) - len(kept))
