@@ -158,19 +158,23 @@ def load_character(path: Path) -> CharacterSeed:
     return load_yaml_model(path, CharacterSeed)
 
 
+def _refuse_repeated_id(path: Path, kind: str, item_id: str, first_use: object) -> None:
+    if first_use is not None:
+        raise InputError(
+            path,
+            f"{kind} id '{item_id}' is also used by {first_use}",
+            field="id",
+            hint=f"give each {kind} its own id",
+        )
+
+
 def load_seeds(loaded: LoadedRecipe) -> SeedSet:
     seeds = loaded.recipe.seeds
     characters: dict[str, CharacterSeed] = {}
     origin: dict[str, Path] = {}
     for path in character_files(loaded):
         character = load_character(path)
-        if character.id in characters:
-            raise InputError(
-                path,
-                f"role id '{character.id}' is also used by {origin[character.id]}",
-                field="id",
-                hint="give each character its own id",
-            )
+        _refuse_repeated_id(path, "role", character.id, origin.get(character.id))
         characters[character.id] = character
         origin[character.id] = path
     if seeds.only_roles is not None:
@@ -193,15 +197,9 @@ def load_seeds(loaded: LoadedRecipe) -> SeedSet:
         if not path.is_file():
             raise _missing(loaded, pattern, ("seeds", field))
         rows = list(iter_jsonl(path, model))
-        seen: dict[str, int] = {}
+        seen: dict[str, str] = {}
         for number, row in enumerate(rows, start=1):
-            if row.id in seen:
-                raise InputError(
-                    path,
-                    f"id '{row.id}' is used again (first on row {seen[row.id]})",
-                    field="id",
-                    hint="give every row its own id",
-                )
-            seen[row.id] = number
+            _refuse_repeated_id(path, field[:-1], row.id, seen.get(row.id))
+            seen[row.id] = f"row {number}"
         setattr(result, field, rows)
     return result

@@ -203,3 +203,32 @@ def test_bad_input_fails_with_one_clear_line_and_publishes_nothing(
     assert not project.hub.exists()
     assert not list((tmp_path / "data").glob("runs/*/*/dataset"))  # nothing even staged
     assert scripted.requests == []
+
+
+def test_a_role_whose_profile_never_parses_is_reported_and_left_out(
+    tmp_path: Path, scripted: ScriptedLLMServer, prefect_api: str
+) -> None:
+    project = make_project(tmp_path, scripted, prefect_api, ["alice", "jane-eyre"])
+    broken = project.root / "characters" / "alice.yaml"
+    broken.write_text(
+        broken.read_text().replace(
+            "description: |\n", "description: |\n    [[faults: malformed,malformed,malformed]]\n", 1
+        )
+    )
+    result = project.build(
+        "--set", "llm.retry.max_parse_attempts=3",
+        "--set", "generators.context_instruct.enabled=false",
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "failed items (left out of the dataset):" in result.stdout
+    assert "profile of alice: reply 3/3 unusable" in result.stdout
+    manifest = json.loads(
+        subprocess.run(
+            ["git", "-C", str(project.hub), "show", "v0.1.0:manifest.json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    rows = {name: config["rows"] for name, config in manifest["configs"].items()}
+    assert rows == {"profiles": 1, "style_transfer": 1, "rolebench": 1}  # jane-eyre only

@@ -92,3 +92,25 @@ def test_content_hash_ignores_the_publish_target(tmp_path: Path) -> None:
     plain = load_recipe(path).recipe.content_hash()
     assert load_recipe(path, ["publish.target=/elsewhere.git"]).recipe.content_hash() == plain
     assert load_recipe(path, ["llm.model=other"]).recipe.content_hash() != plain
+
+
+def test_relative_paths_resolve_against_the_recipe_folder(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "publish:\n  target: hub/tiny.git\n")
+    loaded = load_recipe(path, ["llm.cache_dir=cache"])
+    assert loaded.recipe.publish.target == str(tmp_path / "hub" / "tiny.git")
+    assert loaded.recipe.llm.cache_dir == tmp_path / "cache"
+    url = load_recipe(path, ["publish.target=git+ssh://example.invalid/x.git"]).recipe
+    assert url.publish.target == "git+ssh://example.invalid/x.git"
+
+
+def test_set_errors_on_new_nested_keys_blame_the_override(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(InputError) as caught:
+        load_recipe(path, ["llm.foo.bar=1"])
+    assert caught.value.path == "--set" and caught.value.field == "llm.foo"
+
+
+def test_repeated_segments_are_refused(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(InputError, match="at most once"):
+        load_recipe(path, ["generators.context_instruct.segments=[scene, scene]"])

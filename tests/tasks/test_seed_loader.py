@@ -9,7 +9,7 @@ import pytest
 
 from rolemill.schemas.input_error import InputError
 from rolemill.schemas.recipe import load_recipe
-from rolemill.tasks.seed_loader import load_character_card, load_seeds
+from rolemill.tasks.seed_loader import load_character_card, load_seeds, slug
 
 ROOT = Path(__file__).parents[2]
 CARD = ROOT / "data" / "seeds" / "cards" / "the-cheshire-cat.json"
@@ -135,4 +135,57 @@ def test_duplicate_role_ids_are_refused(tmp_path: Path) -> None:
     recipe = make_project(tmp_path)
     (tmp_path / "chars" / "twin.yaml").write_text(CHARACTER.format(id="clerk", name="Twin"))
     with pytest.raises(InputError, match="also used by"):
+        load_seeds(load_recipe(recipe))
+
+
+def test_card_names_are_taken_literally_and_chinese_cards_are_zh(tmp_path: Path) -> None:
+    card = {
+        "spec": "chara_card_v2",
+        "data": {
+            "name": r"Agent \d 诸葛亮",
+            "description": "{{char}} 是三国时期蜀汉的丞相，足智多谋，善于用兵，常以羽扇纶巾示人。",
+            "first_mes": "{{char}}：亮受先帝托孤之重，夙夜忧叹，恐托付不效。{{user}}有何见教？",
+        },
+    }
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps(card, ensure_ascii=False))
+    character = load_character_card(path)
+    assert character.source.description.startswith(r"Agent \d 诸葛亮 是")
+    assert character.language == "zh"
+    assert character.id == "agent-d"
+
+
+def test_chinese_only_names_get_distinct_ids() -> None:
+    assert slug("诸葛亮") != slug("诸葛亮（少年）")
+    assert slug("诸葛亮").startswith("role-")
+
+
+def test_jsonl_strings_may_hold_unicode_line_separators(tmp_path: Path) -> None:
+    recipe = make_project(tmp_path)
+    (tmp_path / "instructions.jsonl").write_text(
+        "\ufeff"
+        + json.dumps(
+            {"id": "a", "language": "zh", "instruction": "第一行\u2028第二行"}, ensure_ascii=False
+        )
+        + "\n"
+        + json.dumps({"id": "b", "instruction": "Say hello."})
+        + "\r\n",
+        encoding="utf-8",
+    )
+    seeds = load_seeds(load_recipe(recipe))
+    assert [i.id for i in seeds.instructions] == ["a", "b"]
+    assert "\u2028" in seeds.instructions[0].instruction
+
+
+def test_absolute_character_globs_work(tmp_path: Path) -> None:
+    recipe = make_project(tmp_path)
+    recipe.write_text(recipe.read_text().replace("chars/*.yaml", f"{tmp_path}/chars/*.yaml"))
+    assert [c.id for c in load_seeds(load_recipe(recipe)).characters] == ["clerk"]
+
+
+def test_repeated_instruction_ids_are_refused(tmp_path: Path) -> None:
+    recipe = make_project(tmp_path)
+    with (tmp_path / "instructions.jsonl").open("a") as out:
+        out.write('{"id": "i1", "instruction": "Describe your evening."}\n')
+    with pytest.raises(InputError, match="instruction id 'i1' is also used by row 1"):
         load_seeds(load_recipe(recipe))
