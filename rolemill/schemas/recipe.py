@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from rolemill.schemas.input_error import InputError
 from rolemill.schemas.llm import LLMConfig
@@ -81,10 +81,36 @@ class StyleTransferConfig(_Section):
     max_tokens: int = Field(default=400, ge=16, description="reply budget per answer")
 
 
+class SelfAlignmentConfig(_Section):
+    """Ditto: the model asks the role questions of three kinds and answers them in
+    character with the profile as reading material, refusing what the role cannot know."""
+
+    enabled: bool = False
+    dialogues_per_role: int = Field(default=4, ge=1, le=10_000)
+    turns: int = Field(default=1, ge=1, le=8, description="user turns per dialogue")
+    general_share: float = Field(
+        default=0.3, ge=0, le=1, description="share of general questions (not about the role)"
+    )
+    out_of_knowledge_share: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="share of questions outside the role's knowledge or era (refused)",
+    )
+    max_tokens: int = Field(default=400, ge=16, description="reply budget per request")
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> SelfAlignmentConfig:
+        if self.general_share + self.out_of_knowledge_share > 1:
+            raise ValueError("general_share + out_of_knowledge_share must be at most 1")
+        return self
+
+
 class GeneratorsConfig(_Section):
     profiles: ProfilesConfig = Field(default_factory=ProfilesConfig)
     context_instruct: ContextInstructConfig = Field(default_factory=ContextInstructConfig)
     style_transfer: StyleTransferConfig = Field(default_factory=StyleTransferConfig)
+    self_alignment: SelfAlignmentConfig = Field(default_factory=SelfAlignmentConfig)
 
 
 class PublishConfig(_Section):

@@ -19,7 +19,8 @@ from rolemill.testing.scripted_server import ScriptedLLMServer
 ROOT = Path(__file__).parents[2]
 SEED_CHARACTERS = ROOT / "data" / "seeds" / "characters"
 SEED_INSTRUCTIONS = ROOT / "data" / "seeds" / "instructions.jsonl"
-REQUESTS_PER_ROLE = 1 + 2 + 1  # its profile, two segments, one general instruction
+# its profile, two segments, one general instruction, a one-turn dialogue (question, answer)
+REQUESTS_PER_ROLE = 1 + 2 + 1 + 2
 
 RECIPE = """\
 name: tiny
@@ -35,6 +36,9 @@ generators:
   style_transfer:
     enabled: true
     instructions_per_role: 1
+  self_alignment:
+    enabled: true
+    dialogues_per_role: 1
 llm:
   provider: openai
   model: scripted-model

@@ -22,6 +22,7 @@ CONFIG_FIELDS = {
     "profiles": {"role_id", "role_name", "description", "catchphrases", "example_lines"},
     "context_instruct": {"id", "config", "task", "role_id", "language", "messages", "fields"},
     "style_transfer": {"id", "config", "task", "role_id", "language", "messages", "fields"},
+    "self_alignment": {"id", "config", "task", "role_id", "language", "messages", "fields"},
     "rolebench": {"role", "question", "generated"},
 }
 
@@ -231,4 +232,4 @@ def test_a_role_whose_profile_never_parses_is_reported_and_left_out(
         ).stdout
     )
     rows = {name: config["rows"] for name, config in manifest["configs"].items()}
-    assert rows == {"profiles": 1, "style_transfer": 1, "rolebench": 1}  # jane-eyre only
+    assert rows == {"profiles": 1, "style_transfer": 1, "self_alignment": 1, "rolebench": 1}

@@ -1,0 +1,86 @@
+"""Ditto-style self-alignment on the scripted server: quotas, turn order, labels."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from rolemill.schemas.profile import CharacterProfile
+from rolemill.schemas.recipe import SelfAlignmentConfig
+from rolemill.schemas.seeds import CharacterSeed, SeedSet, SourceText
+from rolemill.tasks.generators.base import Role
+from rolemill.tasks.generators.self_alignment.generator import SelfAlignmentGenerator, dealt_kinds
+from rolemill.testing.scripted_server import ScriptedLLMServer
+
+ROLE = Role(
+    CharacterSeed(
+        id="clerk",
+        name="The Clerk",
+        work="A Test Novel",
+        source=SourceText(
+            description="A careful clerk who counts everything twice.",
+            scene='Clerk: "Two and two, and two again."',
+        ),
+    ),
+    CharacterProfile(
+        description="A careful clerk in a counting house.",
+        personality="Precise and wary.",
+        background="Grew up above a ledger shop in an old port town.",
+        speaking_style="Short sentences, many numbers.",
+        catchphrases=["Count it twice."],
+        knows=["ledgers", "coins"],
+        does_not_know=["electric calculators"],
+        example_lines=["Two and two, and two again."],
+    ),
+)
+
+
+@pytest.mark.parametrize(("general", "refused"), [(0.3, 0.3), (0.1, 0.5), (0.0, 1.0)])
+def test_kinds_follow_the_recipe_shares_exactly(general: float, refused: float) -> None:
+    settings = SelfAlignmentConfig(
+        dialogues_per_role=100, turns=5, general_share=general, out_of_knowledge_share=refused
+    )
+    counts = Counter(dealt_kinds("clerk", settings))
+    assert sum(counts.values()) == 500
+    assert counts["general"] == round(500 * general)
+    assert counts["out_of_knowledge"] == round(500 * refused)
+    assert dealt_kinds("clerk", settings) == dealt_kinds("clerk", settings)
+    assert dealt_kinds("clerk", settings) != dealt_kinds("other-role", settings) or refused == 1
+
+
+def test_a_multi_turn_dialogue_alternates_and_labels_each_turn(
+    scripted: ScriptedLLMServer, make_gateway: Callable[..., Any]
+) -> None:
+    settings = SelfAlignmentConfig(
+        enabled=True, dialogues_per_role=3, turns=2, out_of_knowledge_share=0.5, general_share=0
+    )
+
+    async def run() -> list[Any]:
+        async with make_gateway(scripted) as gateway:
+            generator = SelfAlignmentGenerator(
+                gateway, settings, SeedSet(characters=[ROLE.character])
+            )
+            return [await generator.run(ROLE, job) for job in jobs]
+
+    jobs = SelfAlignmentGenerator(None, settings, SeedSet(characters=[ROLE.character])).jobs(ROLE)  # type: ignore[arg-type]
+    outcomes = asyncio.run(run())
+    assert len(scripted.completed) == 3 * 2 * 2  # a question and an answer per turn
+    kinds = [kind for _, job_kinds in jobs for kind in job_kinds]
+    assert Counter(kinds) == {"own_world": 3, "out_of_knowledge": 3}
+    for (_, job_kinds), outcome in zip(jobs, outcomes, strict=True):
+        assert outcome.errors == [] and len(outcome.samples) == 1
+        sample = outcome.samples[0]
+        assert [m.role for m in sample.messages] == [
+            "system", "user", "assistant", "user", "assistant"
+        ]  # fmt: skip
+        assert sample.task == "self_alignment/multi_turn"
+        assert sample.fields["kinds"] == list(job_kinds)
+        assert sample.fields["rejections"] == [k == "out_of_knowledge" for k in job_kinds]
+    refusal_prompts = [r.prompt for r in scripted.requests if r.structured]
+    assert any(
+        "cannot know" in prompt and "electric calculators" in prompt for prompt in refusal_prompts
+    )
