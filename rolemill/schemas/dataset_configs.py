@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pyarrow as pa
 
 from rolemill.schemas.profile import profile_arrow_schema
-from rolemill.schemas.sample import sample_arrow_schema
+from rolemill.schemas.sample import MESSAGE_TYPE, sample_arrow_schema
 from rolemill.tasks.generators.base import SampleGenerator
 from rolemill.tasks.generators.registry import GENERATORS
 from rolemill.tasks.validation import ConfigExpectations
@@ -18,6 +18,19 @@ ROLEBENCH_SCHEMA = pa.schema(
         pa.field("role", pa.string(), nullable=False),
         pa.field("question", pa.string(), nullable=False),
         pa.field("generated", pa.list_(pa.string()), nullable=False),
+    ]
+)
+DITTO_SCHEMA = pa.schema(
+    [
+        pa.field("id", pa.string(), nullable=False),
+        pa.field("system", pa.string(), nullable=False),
+        pa.field("prompts", pa.list_(pa.string()), nullable=False),
+        pa.field("messages", pa.list_(MESSAGE_TYPE), nullable=False),
+        pa.field("rejection_labels", pa.list_(pa.int64()), nullable=False),
+        pa.field("evidence", pa.list_(pa.string()), nullable=False),
+        pa.field("role_consist_cands", pa.list_(pa.string()), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("lang", pa.string(), nullable=False),
     ]
 )
 LANGUAGES = ["en", "zh"]
@@ -64,11 +77,25 @@ def _rolebench() -> DatasetConfig:
     )
 
 
+def _ditto() -> DatasetConfig:
+    return DatasetConfig(
+        "ditto",
+        DITTO_SCHEMA,
+        ConfigExpectations(
+            columns=DITTO_SCHEMA.names,
+            non_null=["id", "system", "label", "lang"],
+            unique=["id"],
+            value_sets={"lang": LANGUAGES},
+        ),
+    )
+
+
 DATASET_CONFIGS: dict[str, DatasetConfig] = {
     config.name: config
     for config in (
         _profiles(),
         *(_samples(generator) for generator in GENERATORS.values()),
         _rolebench(),
+        _ditto(),
     )
 }

@@ -24,6 +24,14 @@ CONFIG_FIELDS = {
     "style_transfer": {"id", "config", "task", "role_id", "language", "messages", "fields"},
     "self_alignment": {"id", "config", "task", "role_id", "language", "messages", "fields"},
     "rolebench": {"role", "question", "generated"},
+    "ditto": {
+        "system",
+        "prompts",
+        "messages",
+        "rejection_labels",
+        "evidence",
+        "role_consist_cands",
+    },
 }
 
 
@@ -232,4 +240,6 @@ def test_a_role_whose_profile_never_parses_is_reported_and_left_out(
         ).stdout
     )
     rows = {name: config["rows"] for name, config in manifest["configs"].items()}
-    assert rows == {"profiles": 1, "style_transfer": 1, "self_alignment": 1, "rolebench": 1}
+    assert rows == {
+        "profiles": 1, "style_transfer": 1, "self_alignment": 1, "rolebench": 1, "ditto": 1
+    }  # fmt: skip

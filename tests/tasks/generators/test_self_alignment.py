@@ -80,6 +80,9 @@ def test_a_multi_turn_dialogue_alternates_and_labels_each_turn(
         assert sample.task == "self_alignment/multi_turn"
         assert sample.fields["kinds"] == list(job_kinds)
         assert sample.fields["rejections"] == [k == "out_of_knowledge" for k in job_kinds]
+        for kind, evidence in zip(job_kinds, sample.fields["evidence"], strict=True):
+            expected = "electric calculators" if kind == "out_of_knowledge" else "ledger shop"
+            assert expected in evidence
     refusal_prompts = [r.prompt for r in scripted.requests if r.structured]
     assert any(
         "cannot know" in prompt and "electric calculators" in prompt for prompt in refusal_prompts

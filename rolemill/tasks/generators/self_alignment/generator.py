@@ -4,7 +4,7 @@ Per dialogue turn, one structured request writes the user's question (about the 
 own world, a general one, or one outside the role's knowledge or era), then one chat
 request answers it in character with the profile as reading material; questions outside
 the role's knowledge are to be refused in character. Each turn carries its kind and a
-rejection label. Kinds are dealt from per-role quotas, so the recipe's shares hold
+rejection label and its evidence. Kinds are dealt from per-role quotas, so the recipe's shares hold
 exactly over a role's turns.
 """
 
@@ -55,10 +55,24 @@ def dealt_kinds(role_id: str, settings: SelfAlignmentConfig) -> list[QueryKind]:
     return kinds
 
 
+def evidence(role: Role, kind: QueryKind) -> str:
+    """The profile material a turn's answer rests on (what a judge checks it against)."""
+    profile = role.profile
+    if kind == "own_world":
+        return f"{profile.background} Knows: {'; '.join(profile.knows)}"
+    if kind == "out_of_knowledge":
+        return f"Cannot know: {'; '.join(profile.does_not_know)}"
+    return ""
+
+
 class SelfAlignmentGenerator(SampleGenerator):
     config = CONFIG
     fields_type = pa.struct(
-        [pa.field("kinds", pa.list_(pa.string())), pa.field("rejections", pa.list_(pa.bool_()))]
+        [
+            pa.field("kinds", pa.list_(pa.string())),
+            pa.field("rejections", pa.list_(pa.bool_())),
+            pa.field("evidence", pa.list_(pa.string())),
+        ]
     )
     tasks = (f"{CONFIG}/single_turn", f"{CONFIG}/multi_turn")
     prompt = PromptTemplate.beside(__file__)
@@ -133,7 +147,11 @@ class SelfAlignmentGenerator(SampleGenerator):
             role,
             f"{CONFIG}/{'single_turn' if len(kinds) == 1 else 'multi_turn'}",
             [Message(role="system", content=role_system_prompt(role)), *history],
-            {"kinds": list(kinds), "rejections": [k == "out_of_knowledge" for k in kinds]},
+            {
+                "kinds": list(kinds),
+                "rejections": [k == "out_of_knowledge" for k in kinds],
+                "evidence": [evidence(role, kind) for kind in kinds],
+            },
             self.provenance(model, usage, 1),
         )
         return JobOutcome([sample], usage)
