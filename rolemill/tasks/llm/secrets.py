@@ -45,10 +45,15 @@ _filter = SecretRedactingFilter()
 
 
 def install_log_redaction() -> None:
-    """Attach the redacting filter to every handler of the root logger (idempotent)."""
-    for handler in logging.getLogger().handlers:
-        if _filter not in handler.filters:
-            handler.addFilter(_filter)
+    """Attach the redacting filter to every handler in the process (idempotent): the root
+    logger's, and those of named loggers, where Prefect keeps the handlers that send flow
+    and task run logs to its API (and so to the dashboard's database)."""
+    named = logging.Logger.manager.loggerDict.values()
+    loggers = [logging.getLogger(), *(item for item in named if isinstance(item, logging.Logger))]
+    for logger in loggers:
+        for handler in logger.handlers:
+            if _filter not in handler.filters:
+                handler.addFilter(_filter)
 
 
 def resolve_api_key(provider: str, env_var: str | None, block_name: str | None) -> str:

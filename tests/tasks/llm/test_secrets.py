@@ -50,3 +50,22 @@ def test_key_never_reaches_logs_cache_or_errors(
     for path in (tmp_path / "secret-cache").rglob("*"):
         if path.is_file():
             assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_prefect_api_log_handlers_redact_keys(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Prefect ships flow and task run logs to its API through handlers on named loggers."""
+    from prefect.logging.configuration import setup_logging
+
+    from rolemill.tasks.llm.secrets import install_log_redaction, register_secret
+
+    setup_logging()
+    handlers = logging.getLogger("prefect.flow_runs").handlers
+    assert handlers, "Prefect's logging config changed: find where run logs are shipped"
+    register_secret(SECRET)
+    install_log_redaction()
+    record = logging.LogRecord(
+        "prefect.flow_runs", logging.ERROR, __file__, 1, "key %s", (SECRET,), None
+    )
+    for handler in handlers:
+        assert all(f(record) if callable(f) else f.filter(record) for f in handler.filters)
+    assert SECRET not in record.getMessage()
