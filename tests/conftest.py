@@ -26,6 +26,19 @@ def private_llm_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return folder
 
 
+@pytest.fixture(autouse=True)
+def private_datasets_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """No test reads the user's `datasets` cache, nor another test's: `datasets` keys a
+    local folder's cache by the folder's name and config, not its content, so a stale
+    entry from an earlier run would be read back instead of the files under test."""
+    import datasets
+
+    folder = tmp_path / "hf-datasets-cache"
+    monkeypatch.setenv("HF_DATASETS_CACHE", str(folder))  # for subprocesses
+    monkeypatch.setattr(datasets.config, "HF_DATASETS_CACHE", folder)
+    return folder
+
+
 @pytest.fixture
 def scripted() -> Iterator[ScriptedLLMServer]:
     with ScriptedLLMServer(latency_s=0.01, retry_after_s=0.3, hang_s=5.0) as server:
