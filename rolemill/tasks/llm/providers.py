@@ -62,6 +62,24 @@ def _classify_status(
     return RequestRejected(f"{status}: {message}")
 
 
+def transport_error(exc: BaseException) -> TransientProviderError:
+    """A timeout or connection failure from an SDK, told apart by its root cause.
+
+    The SDKs' aiohttp transport reports a refused connection as a connect *timeout*;
+    the aiohttp error underneath says what really happened.
+    """
+    import aiohttp
+
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, aiohttp.ClientConnectorError):
+            return TransientProviderError(f"connection error: {redact(str(cause))}")
+        cause = cause.__cause__ or cause.__context__
+    if "timeout" in type(exc).__name__.lower():
+        return TransientProviderError("timeout")
+    return TransientProviderError(f"connection error: {redact(str(exc))}")
+
+
 class OpenAIProvider:
     """The OpenAI API and every OpenAI-compatible server (vLLM, SGLang, llama-server, Ollama)."""
 
@@ -80,8 +98,14 @@ class OpenAIProvider:
         self._openai = openai
         self.model = model
         self.label = provider_label
+        # aiohttp as the SDK's transport: about a third less CPU per request than httpx,
+        # whose connection pool scans every connection on every request.
         self.client = openai.AsyncOpenAI(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_s,
+            max_retries=0,
+            http_client=openai.DefaultAioHttpClient(),
         )
 
     async def send(self, request: LLMRequest) -> ProviderReply:
@@ -112,10 +136,8 @@ class OpenAIProvider:
             completion: dict[str, Any] = await self.client.post(
                 "/chat/completions", body=kwargs, cast_to=dict
             )
-        except openai.APITimeoutError:
-            raise TransientProviderError("timeout") from None
-        except openai.APIConnectionError as exc:
-            raise TransientProviderError(f"connection error: {redact(str(exc))}") from None
+        except openai.APIConnectionError as exc:  # APITimeoutError included
+            raise transport_error(exc) from None
         except openai.APIStatusError as exc:
             raise _classify_status(
                 self.label, self.model, exc.status_code, exc.message, exc.response.headers
@@ -154,7 +176,11 @@ class AnthropicProvider:
         self.model = model
         self.compatible_server = base_url is not None
         self.client = anthropic.AsyncAnthropic(
-            api_key=api_key, base_url=base_url, timeout=timeout_s, max_retries=0
+            api_key=api_key,
+            base_url=base_url,
+            timeout=timeout_s,
+            max_retries=0,
+            http_client=anthropic.DefaultAioHttpClient(),
         )
 
     async def send(self, request: LLMRequest) -> ProviderReply:
@@ -184,10 +210,8 @@ class AnthropicProvider:
             kwargs["messages"] = [*messages, {"role": "assistant", "content": "{"}]
         try:
             message = await self.client.messages.create(**kwargs)
-        except anthropic.APITimeoutError:
-            raise TransientProviderError("timeout") from None
-        except anthropic.APIConnectionError as exc:
-            raise TransientProviderError(f"connection error: {redact(str(exc))}") from None
+        except anthropic.APIConnectionError as exc:  # APITimeoutError included
+            raise transport_error(exc) from None
         except anthropic.APIStatusError as exc:
             raise _classify_status(
                 "anthropic", self.model, exc.status_code, exc.message, exc.response.headers
