@@ -50,6 +50,7 @@ lint: setup
 
 bench: setup
 	$(PY) bench/gateway.py
+	$(PY) bench/personas.py
 
 lock: | $(UV)
 	$(UV) lock

@@ -194,6 +194,7 @@ def build(
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
     from rolemill.schemas.recipe import load_recipe
+    from rolemill.tasks.persona_pool import load_persona_pool
     from rolemill.tasks.seed_loader import load_seeds
 
     expected = _expected_errors()
@@ -201,10 +202,12 @@ def build(
     try:  # every input is checked before any work starts
         loaded = load_recipe(recipe, overrides)
         seeds = load_seeds(loaded)
+        pool = load_persona_pool(loaded, seeds)
     except expected as exc:
         _fail(str(exc))
+    personas = f" + {pool.count} synthetic personas" if pool else ""
     typer.echo(
-        f"building {loaded.recipe.name}: {len(seeds.characters)} characters, "
+        f"building {loaded.recipe.name}: {len(seeds.characters)} characters{personas}, "
         f"{loaded.recipe.llm.provider} model {loaded.recipe.llm.model_name}",
         err=True,
     )

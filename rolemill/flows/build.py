@@ -8,24 +8,28 @@ crash sends only the requests that never completed.
 
 from __future__ import annotations
 
+import concurrent.futures
 import logging
 import uuid
+from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import flow
+from prefect.futures import PrefectConcurrentFuture, PrefectFuture
 from prefect.runtime import flow_run
 
 from rolemill.flows.progress import progress
-from rolemill.flows.stages import ShardReport, profiles_shard, samples_shard
+from rolemill.flows.stages import ShardReport, persona_profiles_shard, profiles_shard, samples_shard
 from rolemill.flows.summary import BuildSummary
 from rolemill.flows.workspace import RunWorkspace
 from rolemill.schemas.dataset_configs import DATASET_CONFIGS
-from rolemill.schemas.recipe import LoadedRecipe, load_recipe
-from rolemill.schemas.seeds import SeedSet
+from rolemill.schemas.recipe import LoadedRecipe, Recipe, load_recipe
+from rolemill.schemas.seeds import CharacterSeed, SeedSet
 from rolemill.tasks.dedup import deduplicate_per_role
 from rolemill.tasks.generators.registry import enabled_generators
+from rolemill.tasks.persona_pool import PersonaPool, load_persona_pool, persona_table
 from rolemill.tasks.publish.release import publish_release
 from rolemill.tasks.seed_loader import load_seeds
 from rolemill.tasks.validation import raise_if_failed, validate_config
@@ -47,39 +51,100 @@ def _account(summary: BuildSummary, reports: list[ShardReport]) -> None:
         summary.below_confidence += report.below_threshold
 
 
+Shard = list[CharacterSeed] | range  # seeded characters, or a range of persona indexes
+
+
+def _profiles(
+    i: int, shard: Shard, pool: PersonaPool | None, recipe: Recipe, out: Path, run_id: str
+) -> PrefectFuture[ShardReport]:
+    if isinstance(shard, range):
+        assert pool is not None
+        return persona_profiles_shard.submit(i, shard, pool, recipe, out, run_id)
+    return profiles_shard.submit(i, shard, recipe, out, run_id)
+
+
+MAX_SHARDS_IN_FLIGHT = 64
+
+
+def shards_in_flight(recipe: Recipe) -> int:
+    """Shards worked on at once: enough that their requests keep the LLM's concurrency
+    busy, few enough that memory (a thread, an event loop and a gateway each) does not
+    grow with the number of roles."""
+    needed = -(-recipe.llm.limits.concurrency // recipe.shard_size) + 1
+    return min(max(needed, 2), MAX_SHARDS_IN_FLIGHT)
+
+
+# stage -> its task for one shard (the default task runner's futures wrap stdlib ones)
+ShardFutures = dict[str, PrefectConcurrentFuture[ShardReport]]
+
+
+def _collect(
+    running: list[ShardFutures], reports: dict[str, list[ShardReport]], keep: int
+) -> list[ShardFutures]:
+    """Wait until at most `keep` shards are unfinished; file the finished ones' reports."""
+    while True:
+        unfinished = []
+        for shard in running:
+            if all(future.wrapped_future.done() for future in shard.values()):
+                for stage, future in shard.items():
+                    reports[stage].append(future.result())
+            else:
+                unfinished.append(shard)
+        running = unfinished
+        if len(running) <= keep:
+            return running
+        pending = [f.wrapped_future for fs in running for f in fs.values()]
+        concurrent.futures.wait(
+            [f for f in pending if not f.done()], return_when=concurrent.futures.FIRST_COMPLETED
+        )
+
+
 def _generate(
-    loaded: LoadedRecipe, seeds: SeedSet, workspace: RunWorkspace, summary: BuildSummary
+    loaded: LoadedRecipe,
+    seeds: SeedSet,
+    pool: PersonaPool | None,
+    workspace: RunWorkspace,
+    summary: BuildSummary,
 ) -> dict[str, pl.DataFrame]:
-    """Profiles, then every enabled generator, per shard of roles: config -> rows."""
+    """Profiles, then every enabled generator, per shard of roles: config -> rows.
+
+    Shards are submitted as earlier ones finish (`shards_in_flight`), so the flow holds
+    small reports, not roles or tasks, whatever the number of roles. Persona shards are
+    index ranges: their roles are drawn and profiled inside the shard task and read back
+    from its profiles file.
+    """
     recipe, characters = loaded.recipe, seeds.characters
     size = recipe.shard_size
-    shards = [characters[i : i + size] for i in range(0, len(characters), size)]
+    shards: list[Shard] = [characters[i : i + size] for i in range(0, len(characters), size)]
+    shards += pool.shards(size) if pool else []
     generators = [name for name, _ in enabled_generators(recipe)]
 
-    progress().start("profiles", len(characters))
+    progress().start("profiles", len(characters) + (pool.count if pool else 0))
     for name in generators:
         progress().start(name, 0)  # each shard adds its jobs once its profiles are known
-    profile_futures = [
-        profiles_shard.submit(i, shard, recipe, workspace.shard("profiles", i), summary.run_id)
-        for i, shard in enumerate(shards)
-    ]
-    # A generator's shard starts as soon as its own profiles are done (Prefect resolves
-    # the future passed as a parameter).
-    sample_futures = {
-        name: [
-            samples_shard.submit(
-                i, name, shard, profiles, recipe, seeds, workspace.shard(name, i), summary.run_id
+    reports: dict[str, list[ShardReport]] = {name: [] for name in ["profiles", *generators]}
+    running: list[ShardFutures] = []
+    for i, shard in enumerate(shards):
+        out = workspace.shard("profiles", i)
+        profiles = _profiles(i, shard, pool, recipe, out, summary.run_id)
+        tasks: ShardFutures = {"profiles": profiles}  # type: ignore[dict-item]
+        members = shard if isinstance(shard, list) else None  # persona shards: from profiles
+        for name in generators:
+            # Starts as soon as this shard's profiles are done (Prefect resolves the future
+            # passed as a parameter).
+            out = workspace.shard(name, i)
+            tasks[name] = samples_shard.submit(  # type: ignore[assignment]
+                i, name, members, profiles, recipe, seeds, out, summary.run_id
             )
-            for i, (shard, profiles) in enumerate(zip(shards, profile_futures, strict=True))
-        ]
-        for name in generators
-    }
+        running.append(tasks)
+        running = _collect(running, reports, keep=shards_in_flight(recipe) - 1)
+    _collect(running, reports, keep=0)
     frames: dict[str, pl.DataFrame] = {}
-    for name, futures in [("profiles", profile_futures), *sample_futures.items()]:
-        reports = [future.result() for future in futures]
+    for name, stage_reports in reports.items():
         progress().finish(name)
-        _account(summary, reports)
-        frames[name] = _read_shards(reports, DATASET_CONFIGS[name].arrow_schema)
+        stage_reports.sort(key=lambda report: report.index)  # in shard order, not finish order
+        _account(summary, stage_reports)
+        frames[name] = _read_shards(stage_reports, DATASET_CONFIGS[name].arrow_schema)
     return frames
 
 
@@ -94,14 +159,18 @@ def build_dataset(
     """
     loaded = load_recipe(recipe, overrides or [])
     seeds = load_seeds(loaded)
+    pool = load_persona_pool(loaded, seeds)
     run_id = str(flow_run.get_id() or uuid.uuid4())
     workspace = RunWorkspace.create(loaded.recipe.name, run_id)
     summary = BuildSummary(loaded.recipe.name, run_id, str(workspace.root))
 
     try:  # the summary is written even when a stage fails
-        generated = _generate(loaded, seeds, workspace, summary)
+        generated = _generate(loaded, seeds, pool, workspace, summary)
         progress().start("dedup + validation", 1)
         tables = {"profiles": generated.pop("profiles")}
+        if pool is not None:
+            personas = persona_table(pool, tables["profiles"]["role_id"].to_list())
+            tables["personas"] = pl.from_arrow(personas)  # type: ignore[assignment]
         for name, frame in generated.items():
             outcome = deduplicate_per_role(frame, loaded.recipe.dedup)
             summary.dedup_exact += outcome.exact_dropped

@@ -1,8 +1,9 @@
 """A character profile, RoleLLM-style, its published row, and the segments Context-Instruct reads.
 
-`CharacterProfile` is what the model writes. Strings and lists are bounded so that even
-a model that writes every field to its limit (small models do) fits in about 700
-tokens, and a grammar-constrained server cannot run away; `ProfileSegment` is one passage of it.
+`SourceProfile` is what the model writes from a source text; `CharacterProfile` (what
+generators read) adds the abilities persona profiles carry. Strings and lists are bounded
+so that even a model that writes every field to its limit (small models do) fits in about
+700 tokens, and a grammar-constrained server cannot run away; `ProfileSegment` is one passage of it.
 """
 
 from __future__ import annotations
@@ -21,7 +22,8 @@ from rolemill.schemas.seeds import CharacterSeed
 Line = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
-class CharacterProfile(BaseModel):
+# No docstring: it would enter the JSON schema, hence every cached request's key.
+class SourceProfile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     description: str = Field(min_length=1, max_length=300, description="who the character is")
@@ -35,6 +37,15 @@ class CharacterProfile(BaseModel):
     )
     example_lines: list[Line] = Field(
         min_length=1, max_length=3, description="lines of dialogue in their voice"
+    )
+
+
+class CharacterProfile(SourceProfile):
+    """The profile every generator reads: `SourceProfile` (what the model writes from a
+    source text) plus `abilities`, which persona profiles fill (RoleMRC's ability section)."""
+
+    abilities: list[Line] = Field(
+        default_factory=list, max_length=3, description="what they can do"
     )
 
 
@@ -83,6 +94,7 @@ PROFILE_COLUMNS: list[pa.Field] = [
     pa.field("knows", LINES),
     pa.field("does_not_know", LINES),
     pa.field("example_lines", LINES),
+    pa.field("abilities", LINES),
     pa.field("source_description", pa.string()),
     pa.field("source_scene", pa.string()),
     pa.field("provenance", PROVENANCE_TYPE),
@@ -102,15 +114,17 @@ def profile_row(
         "role_name": character.name,
         "language": character.language,
         "work": character.work,
-        **profile.model_dump(),
+        **profile.model_dump(exclude={"abilities"} if not profile.abilities else None),
         "source_description": character.source.description,
         "source_scene": character.source.scene,
     }
     digest = hashlib.sha256(
         json.dumps(content, sort_keys=True, ensure_ascii=False).encode()
     ).hexdigest()[:32]
-    return {"id": digest, **content, "provenance": provenance.model_dump()}
+    row = {"id": digest, **content, "provenance": provenance.model_dump()}
+    return row | {"abilities": profile.abilities}  # empty ones stay out of the id
 
 
 def profile_from_row(row: dict[str, Any]) -> CharacterProfile:
-    return CharacterProfile.model_validate({k: row[k] for k in CharacterProfile.model_fields})
+    values = {k: row[k] for k in SourceProfile.model_fields}
+    return CharacterProfile.model_validate(values | {"abilities": row.get("abilities") or []})

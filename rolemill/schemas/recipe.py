@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from rolemill.schemas.input_error import InputError
 from rolemill.schemas.llm import LLMConfig
 from rolemill.schemas.quality import DedupConfig, ValidationConfig
+from rolemill.schemas.seeds import Language
 from rolemill.schemas.source_files import (
     dotted,
     input_error_from_validation,
@@ -34,16 +35,59 @@ class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+class PersonasConfig(_Section):
+    """Synthetic roles (RoleMRC's profile meta-pool): each drawn from an attribute grid
+    (career, aspiration, traits, skill; MBTI; Big Five) or a short persona line. Persona
+    i's draw is a pure function of (seed, i), so raising `count` keeps every earlier draw."""
+
+    count: int = Field(default=0, ge=0, le=1_000_000, description="synthetic roles to make")
+    seed: int = Field(default=0, ge=0, description="seed of the draws")
+    languages: dict[Language, float] = Field(
+        default_factory=lambda: {"en": 1.0}, description="relative share of roles per language"
+    )
+    attributes: str | None = Field(
+        default=None,
+        description="attribute lists and names (YAML); default data/seeds/personas/attributes.yaml",
+    )
+    lines: str | None = Field(default=None, description="short persona lines (JSONL: id, text)")
+    line_share: float = Field(
+        default=0.0, ge=0, le=1, description="share of roles made from a persona line"
+    )
+    traits_per_role: int = Field(default=2, ge=1, le=5)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PersonasConfig:
+        if any(share < 0 for share in self.languages.values()) or not any(
+            share > 0 for share in self.languages.values()
+        ):
+            raise ValueError("languages: give shares >= 0 with at least one above 0")
+        if self.line_share > 0 and self.lines is None:
+            raise ValueError("line_share needs `lines`, a JSONL file of persona lines")
+        if self.lines is not None and self.line_share == 0:
+            raise ValueError("`lines` is set but line_share is 0: set line_share (e.g. 0.3)")
+        return self
+
+
 class SeedsConfig(_Section):
     characters: list[str] = Field(
-        min_length=1,
+        default_factory=list,
         description="character files or globs: our YAML, or Character Card V2 JSON",
     )
+    personas: PersonasConfig = Field(default_factory=PersonasConfig)
     instructions: str | None = Field(default=None, description="general instructions (JSONL)")
     passages: str | None = Field(default=None, description="reading passages (JSONL)")
     only_roles: list[str] | None = Field(
         default=None, min_length=1, description="build only these role ids"
     )
+
+    @model_validator(mode="after")
+    def _some_roles(self) -> SeedsConfig:
+        if not self.characters and self.personas.count == 0:
+            raise ValueError(
+                "no roles: list character files in `characters` "
+                "or ask for synthetic roles with `personas.count`"
+            )
+        return self
 
 
 class ProfilesConfig(_Section):
@@ -106,11 +150,56 @@ class SelfAlignmentConfig(_Section):
         return self
 
 
+class ReadingComprehensionConfig(_Section):
+    """RoleMRC: a passage in the system prompt, a question about it; the role answers (a
+    passage of its world), refuses (no answer in it, or a passage outside its world) or
+    attempts (the user insists). Variant shares are shares of the outcome they belong to."""
+
+    enabled: bool = False
+    samples_per_role: int = Field(default=12, ge=1, le=10_000)
+    answer_share: float = Field(default=0.4, ge=0, le=1, description="answered from the passage")
+    refusal_share: float = Field(default=0.4, ge=0, le=1, description="refused in character")
+    attempt_share: float = Field(
+        default=0.2, ge=0, le=1, description="passage outside the role's world, the user insists"
+    )
+    narration_share: float = Field(
+        default=0.5, ge=0, le=1, description="of all samples: replies with an *action* narration"
+    )
+    nested_share: float = Field(
+        default=0.3, ge=0, le=1, description="of answers: a system requirement (format, content)"
+    )
+    priority_share: float = Field(
+        default=0.2, ge=0, le=1, description="of refusals: a system rule overrides the user"
+    )
+    flip_share: float = Field(
+        default=0.2,
+        ge=0,
+        le=1,
+        description="of refusals and of attempts: two turns, the user insists after a refusal",
+    )
+    max_tokens: int = Field(default=400, ge=16, description="reply budget per request")
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> ReadingComprehensionConfig:
+        total = self.answer_share + self.refusal_share + self.attempt_share
+        if abs(total - 1) > 1e-6:
+            raise ValueError(
+                f"answer_share + refusal_share + attempt_share must sum to 1 (got {total:g}): "
+                "every sample has one outcome"
+            )
+        if self.priority_share + self.flip_share > 1 + 1e-9:
+            raise ValueError(
+                "priority_share + flip_share must be at most 1: both are shares of the refusals"
+            )
+        return self
+
+
 class GeneratorsConfig(_Section):
     profiles: ProfilesConfig = Field(default_factory=ProfilesConfig)
     context_instruct: ContextInstructConfig = Field(default_factory=ContextInstructConfig)
     style_transfer: StyleTransferConfig = Field(default_factory=StyleTransferConfig)
     self_alignment: SelfAlignmentConfig = Field(default_factory=SelfAlignmentConfig)
+    mrc: ReadingComprehensionConfig = Field(default_factory=ReadingComprehensionConfig)
 
 
 class PublishConfig(_Section):
@@ -132,6 +221,15 @@ class Recipe(_Section):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     shard_size: int = Field(default=8, ge=1, le=10_000, description="roles per Prefect task")
+
+    @model_validator(mode="after")
+    def _mrc_has_passages(self) -> Recipe:
+        if self.generators.mrc.enabled and self.seeds.passages is None:
+            raise ValueError(
+                "generators.mrc is enabled but seeds.passages is not set: add "
+                "`passages: <file>.jsonl` under seeds (e.g. data/seeds/passages.jsonl)"
+            )
+        return self
 
     def content_hash(self) -> str:
         """Hash of what shapes the data: not where it is published, nor how fast or

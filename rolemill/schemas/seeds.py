@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 Language = Literal["en", "zh"]
 ROLE_ID_PATTERN = r"^[a-z0-9][a-z0-9-]{0,63}$"
@@ -61,6 +61,16 @@ class Passage(BaseModel):
     title: str = ""
     text: str = Field(min_length=20)
     questions: list[PassageQuestion] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _answers_are_spans(self) -> Passage:
+        for number, item in enumerate(self.questions):
+            if item.answer is not None and item.answer not in self.text:
+                raise ValueError(
+                    f"questions[{number}].answer {item.answer!r} is not a span of text: copy "
+                    "the words exactly from the passage, or use null when it has no answer"
+                )
+        return self
 
 
 class CharacterCardData(BaseModel):

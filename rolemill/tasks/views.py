@@ -93,7 +93,76 @@ DITTO_COLUMNS = {
     "lang": pl.String,
 }
 
+MESSAGES = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
+SPEAKERS = {"system": "System", "user": "User", "assistant": "Assistant"}
+
+
+def _speakers(turns: list[dict[str, str]]) -> list[dict[str, str]]:
+    """Messages with RoleMRC's capitalised roles (System / User / Assistant)."""
+    return [{"role": SPEAKERS[t["role"]], "content": t["content"]} for t in turns]
+
+
+def rolemrc_sft_view(samples: pl.DataFrame) -> pl.DataFrame:
+    """RoleMRC's SFT fields: `conversations` (capitalised roles, System first) and the
+    RoleMRC `task` label, plus the sample `id`."""
+    rows = [
+        {
+            "id": row["id"],
+            "task": row["fields"]["rolemrc_task"],
+            "conversations": _speakers(row["messages"]),
+        }
+        for row in samples.iter_rows(named=True)
+    ]
+    return pl.DataFrame(
+        rows, schema={"id": pl.String, "task": pl.String, "conversations": MESSAGES}
+    )
+
+
+def rolemrc_test_view(samples: pl.DataFrame) -> pl.DataFrame:
+    """RoleMRC's test fields: `question` (the conversation up to its last User turn),
+    `reference` (the last Assistant turn) and `task`, plus the sample `id`."""
+    rows = [
+        {
+            "id": row["id"],
+            "task": row["fields"]["rolemrc_task"],
+            "question": _speakers(row["messages"][:-1]),
+            "reference": row["messages"][-1]["content"],
+        }
+        for row in samples.iter_rows(named=True)
+    ]
+    schema = {"id": pl.String, "task": pl.String, "question": MESSAGES, "reference": pl.String}
+    return pl.DataFrame(rows, schema=schema)
+
+
+def preference_view(samples: pl.DataFrame) -> pl.DataFrame:
+    """RoleMRC's preference (DPO) fields: `prompt` (messages, System first, ending with
+    the User turn), `chosen` (the right last reply) and `rejected` (a wrong outcome: a
+    refusal where the role should answer, the answer or a made-up one where it should
+    refuse), plus the sample `id` and its RoleMRC `task`."""
+    rows = [
+        {
+            "id": row["id"],
+            "task": row["fields"]["rolemrc_task"],
+            "prompt": _speakers(row["messages"][:-1]),
+            "chosen": row["messages"][-1]["content"],
+            "rejected": row["fields"]["rejected"],
+        }
+        for row in samples.iter_rows(named=True)
+    ]
+    schema = {
+        "id": pl.String,
+        "task": pl.String,
+        "prompt": MESSAGES,
+        "chosen": pl.String,
+        "rejected": pl.String,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
 VIEWS: tuple[View, ...] = (
     View("rolebench", ("context_instruct", "style_transfer"), rolebench_view),
     View("ditto", ("self_alignment",), ditto_view),
+    View("rolemrc_sft", ("mrc",), rolemrc_sft_view),
+    View("rolemrc_test", ("mrc",), rolemrc_test_view),
+    View("preference", ("mrc",), preference_view),
 )

@@ -125,6 +125,7 @@ def test_a_build_killed_mid_generation_resumes_without_repeating_requests(
             assert process.poll() is None, process.communicate()
             assert time.monotonic() < deadline, "the build never got going"
             time.sleep(0.05)
+        time.sleep(0.3)  # the six are surely received by the client before the kill
         killed_at = time.time()
         os.kill(process.pid, signal.SIGKILL)
         process.wait()

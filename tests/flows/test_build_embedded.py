@@ -1,4 +1,5 @@
-"""A real build on the embedded model (llama-server + SmolLM2): the demo recipe, one role."""
+"""A real build on the embedded model (llama-server + SmolLM2): the demo recipe with one
+shipped character and one synthetic persona, every config published."""
 
 from __future__ import annotations
 
@@ -14,6 +15,10 @@ import pytest
 from tests.flows.conftest import clone_version
 
 ROOT = Path(__file__).parents[2]
+EVERY_CONFIG = {
+    "profiles", "personas", "context_instruct", "style_transfer", "self_alignment", "ditto",
+    "mrc", "rolemrc_sft", "rolemrc_test", "preference", "rolebench",
+}  # fmt: skip
 
 
 @pytest.mark.llm_server
@@ -27,6 +32,8 @@ def test_demo_recipe_builds_and_publishes_on_the_embedded_model(
     command += ["--set", "seeds.only_roles=[sherlock-holmes]"]
     command += ["--set", "generators.context_instruct.segments=[scene]"]
     command += ["--set", "generators.context_instruct.min_confidence=0"]
+    command += ["--set", "seeds.personas.count=1"]
+    command += ["--set", "generators.mrc.samples_per_role=3"]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
     assert result.returncode == 0, result.stderr[-3000:]
     assert "published v0.1.0" in result.stdout
@@ -35,8 +42,10 @@ def test_demo_recipe_builds_and_publishes_on_the_embedded_model(
     checkout = clone_version(hub, "v0.1.0", tmp_path / "clone")
     manifest = json.loads((checkout / "manifest.json").read_text())
     profiles = datasets.load_dataset(str(checkout), "profiles", split="train")
-    assert profiles.num_rows == 1 and profiles[0]["role_name"] == "Sherlock Holmes"
-    assert profiles[0]["provenance"]["model"] == "SmolLM2-135M-Instruct"
-    for config in ("context_instruct", "rolebench"):
+    names = {row["role_id"]: row["role_name"] for row in profiles}
+    assert profiles.num_rows == 2 and names["sherlock-holmes"] == "Sherlock Holmes"
+    assert {row["provenance"]["model"] for row in profiles} == {"SmolLM2-135M-Instruct"}
+    assert set(manifest["configs"]) == EVERY_CONFIG
+    for config in sorted(EVERY_CONFIG - {"profiles"}):
         rows = datasets.load_dataset(str(checkout), config, split="train")
-        assert rows.num_rows == manifest["configs"][config]["rows"] > 0
+        assert rows.num_rows == manifest["configs"][config]["rows"] > 0, config

@@ -7,12 +7,20 @@ from typing import Any
 from rolemill.schemas.recipe import Recipe
 from rolemill.tasks.generators.base import SampleGenerator
 from rolemill.tasks.generators.context_instruct.generator import ContextInstructGenerator
+from rolemill.tasks.generators.reading_comprehension.generator import (
+    ReadingComprehensionGenerator,
+)
 from rolemill.tasks.generators.self_alignment.generator import SelfAlignmentGenerator
 from rolemill.tasks.generators.style_transfer.generator import StyleTransferGenerator
 
 GENERATORS: dict[str, type[SampleGenerator]] = {
     generator.config: generator
-    for generator in (ContextInstructGenerator, StyleTransferGenerator, SelfAlignmentGenerator)
+    for generator in (
+        ContextInstructGenerator,
+        StyleTransferGenerator,
+        SelfAlignmentGenerator,
+        ReadingComprehensionGenerator,
+    )
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rolemill.schemas.profile import CharacterProfile
+from rolemill.schemas.profile import CharacterProfile, SourceProfile
 from rolemill.schemas.seeds import CharacterSeed
 from rolemill.tasks.generators.prompt_template import PromptTemplate, stable_seed
 from rolemill.tasks.llm import LLMGateway, Usage
@@ -39,8 +39,9 @@ class ProfileGenerator:
         )
         result = await self.gateway.structured(
             messages,
-            CharacterProfile,
+            SourceProfile,
             seed=stable_seed("profile", character.id),
             params=self.params,
         )
-        return ProfileOutcome(character, result.value, result.usage, result.error)
+        profile = CharacterProfile(**result.value.model_dump()) if result.value else None
+        return ProfileOutcome(character, profile, result.usage, result.error)

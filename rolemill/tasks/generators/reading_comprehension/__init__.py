@@ -1,0 +1,1 @@
+"""RoleMRC: reading comprehension in character (answer, refusal, attempt)."""

@@ -1,0 +1,101 @@
+"""The role's replies: composed from the model's structured output, then checked against
+the seed's answer span and the system requirement, and repaired where a fixed repair
+exists (an answer that misses the span, a requirement not followed)."""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NARRATION = re.compile(r"^\*([^*\n]+)\*")
+ACTION = re.compile(r"(?<!\*)\*(?!\*)[^*\n]*(?<!\*)\*(?!\*)")
+SPACE = re.compile(r"\s+")
+
+# Nested system requirements RoleMRC names (special format, special content) and the
+# priority rules that override the user; their wording is in requirement.j2.
+FORMATS = ("bold_fact", "capitals", "sign_off")
+CONTENTS = ("catchphrase", "title")
+PRIORITY_RULES = ("no_passage", "secret")
+
+
+class NarratedReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    narration: str = Field(min_length=1, max_length=160)
+    speech: str = Field(min_length=1, max_length=800)
+
+
+class SpokenReply(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    speech: str = Field(min_length=1, max_length=800)
+
+
+def _tidy(text: str) -> str:
+    return SPACE.sub(" ", text.replace("*", " ")).strip()
+
+
+def compose(reply: NarratedReply | SpokenReply) -> str:
+    """`*action* speech` or `speech`: actions the model put in its speech are dropped, so
+    narration appears exactly when it was asked for."""
+    speech = _tidy(ACTION.sub(" ", reply.speech))
+    if not isinstance(reply, NarratedReply):
+        return speech
+    action = _tidy(reply.narration).strip(" .")
+    return f"*{action}* {speech}".strip() if action and speech else ""
+
+
+def narration_of(text: str) -> str:
+    """The leading `*action*` of a reply, or ''."""
+    match = NARRATION.match(text)
+    return match.group(0) if match else ""
+
+
+def _pattern(span: str) -> str:
+    return r"\s+".join(re.escape(word) for word in span.split())
+
+
+def contains(text: str, span: str) -> bool:
+    """Whether `span` occurs in `text` (ignoring case and spacing)."""
+    return re.search(_pattern(span), text, re.IGNORECASE) is not None
+
+
+def join(text: str, line: str, language: str) -> str:
+    return f"{text}{'' if language == 'zh' else ' '}{line}"
+
+
+def follow(
+    key: str, text: str, *, span: str, name: str, catchphrase: str, title: str, language: str
+) -> tuple[str, bool]:
+    """The reply made to follow requirement `key`, and whether it had to be repaired."""
+    if key == "bold_fact":
+        if re.search(rf"\*\*{_pattern(span)}\*\*", text, re.IGNORECASE):
+            return text, False
+        found = re.search(_pattern(span), text, re.IGNORECASE)
+        if found is None:
+            return join(text, f"**{span}**", language), True
+        return f"{text[: found.start()]}**{found.group(0)}**{text[found.end() :]}", True
+    if key == "capitals":
+        return text.upper(), text != text.upper()
+    if key == "sign_off":
+        sign = f"— {name}"
+        if text.rstrip().endswith(sign):
+            return text, False
+        return f"{text.rstrip()}\n{sign}", True
+    if key == "catchphrase" and not contains(text, catchphrase):
+        return join(text, catchphrase, language), True
+    if key == "title" and not contains(text, title):
+        return join(text, f"({title})" if language != "zh" else f"（{title}）", language), True
+    return text, False
+
+
+def requirement_options(variant: str, language: str, title: str) -> tuple[str, ...]:
+    """The requirement keys a sample of `variant` may carry."""
+    if variant == "special_format":
+        return tuple(key for key in FORMATS if key != "capitals" or language == "en")
+    if variant == "special_content":
+        return tuple(key for key in CONTENTS if key != "title" or title)
+    if variant == "priority":
+        return PRIORITY_RULES
+    return ()

@@ -1,0 +1,66 @@
+"""The build keeps a bounded number of shards in flight, so memory does not grow with the
+number of roles (a persona pool of 10,000 roles is one recipe line)."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from concurrent.futures import Future
+
+import pytest
+from prefect.futures import PrefectConcurrentFuture
+
+from rolemill.flows.build import MAX_SHARDS_IN_FLIGHT, _collect, shards_in_flight
+from rolemill.flows.stages import ShardReport
+from rolemill.schemas.recipe import Recipe
+from rolemill.tasks.llm import Usage
+
+
+def report(stage: str, index: int) -> ShardReport:
+    return ShardReport(stage, index, f"{stage}-{index}.parquet", 1, Usage())
+
+
+def shard(index: int) -> dict[str, PrefectConcurrentFuture[ShardReport]]:
+    return {stage: PrefectConcurrentFuture(uuid.uuid4(), Future()) for stage in ("profiles", "mrc")}
+
+
+def finish(futures: dict[str, PrefectConcurrentFuture[ShardReport]], index: int) -> None:
+    for stage, future in futures.items():
+        future.wrapped_future.set_result(report(stage, index))  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("concurrency", "shard_size", "expected"),
+    [(64, 8, 9), (64, 50, 3), (4, 4, 2), (1, 100, 2), (4096, 1, MAX_SHARDS_IN_FLIGHT)],
+)
+def test_enough_shards_to_keep_the_llm_busy_and_no_more(
+    concurrency: int, shard_size: int, expected: int
+) -> None:
+    recipe = Recipe.model_validate(
+        {
+            "name": "x",
+            "seeds": {"personas": {"count": 1}},
+            "llm": {"limits": {"concurrency": concurrency}},
+            "shard_size": shard_size,
+        }
+    )
+    assert shards_in_flight(recipe) == expected
+
+
+def test_collect_waits_for_any_shard_and_files_only_whole_ones() -> None:
+    running = [shard(i) for i in range(4)]
+    reports: dict[str, list[ShardReport]] = {"profiles": [], "mrc": []}
+    finish(running[2], 2)
+    running[0]["profiles"].wrapped_future.set_result(report("profiles", 0))  # type: ignore[arg-type]
+    left = _collect(running, reports, keep=3)  # shard 2 is done: nothing to wait for
+    assert [r.index for r in reports["profiles"]] == [2] and len(left) == 3
+
+    threading.Timer(0.2, finish, (running[3], 3)).start()  # a later shard finishes first
+    left = _collect(left, reports, keep=2)
+    assert [r.index for r in reports["mrc"]] == [2, 3] and len(left) == 2
+    assert left[0] is running[0]  # half-done shards stay in flight
+
+    threading.Timer(0.1, finish, (running[1], 1)).start()
+    threading.Timer(0.2, running[0]["mrc"].wrapped_future.set_result, (report("mrc", 0),)).start()
+    assert _collect(left, reports, keep=0) == []
+    assert sorted(r.index for r in reports["profiles"]) == [0, 1, 2, 3]
