@@ -193,6 +193,9 @@ def build(
     os.environ.setdefault("PREFECT_LOGGING_LEVEL", "INFO" if verbose else "CRITICAL")
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     os.environ.setdefault("DO_NOT_TRACK", "1")
+    # The temporary server's first start on a fresh venv (bytecode, database migrations)
+    # takes longer than Prefect's 20 s default on 2 busy cores.
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
     from rolemill.schemas.recipe import load_recipe
     from rolemill.tasks.persona_pool import load_persona_pool
     from rolemill.tasks.seed_loader import load_seeds

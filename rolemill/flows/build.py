@@ -8,7 +8,6 @@ crash sends only the requests that never completed.
 
 from __future__ import annotations
 
-import concurrent.futures
 import logging
 import uuid
 from pathlib import Path
@@ -17,10 +16,11 @@ import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from prefect import flow
-from prefect.futures import PrefectConcurrentFuture, PrefectFuture
+from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
 from rolemill.flows.progress import progress
+from rolemill.flows.shard_window import ShardFutures, ShardWindow, shards_in_flight
 from rolemill.flows.stages import ShardReport, persona_profiles_shard, profiles_shard, samples_shard
 from rolemill.flows.summary import BuildSummary
 from rolemill.flows.workspace import RunWorkspace
@@ -63,42 +63,6 @@ def _profiles(
     return profiles_shard.submit(i, shard, recipe, out, run_id)
 
 
-MAX_SHARDS_IN_FLIGHT = 64
-
-
-def shards_in_flight(recipe: Recipe) -> int:
-    """Shards worked on at once: enough that their requests keep the LLM's concurrency
-    busy, few enough that memory (a thread, an event loop and a gateway each) does not
-    grow with the number of roles."""
-    needed = -(-recipe.llm.limits.concurrency // recipe.shard_size) + 1
-    return min(max(needed, 2), MAX_SHARDS_IN_FLIGHT)
-
-
-# stage -> its task for one shard (the default task runner's futures wrap stdlib ones)
-ShardFutures = dict[str, PrefectConcurrentFuture[ShardReport]]
-
-
-def _collect(
-    running: list[ShardFutures], reports: dict[str, list[ShardReport]], keep: int
-) -> list[ShardFutures]:
-    """Wait until at most `keep` shards are unfinished; file the finished ones' reports."""
-    while True:
-        unfinished = []
-        for shard in running:
-            if all(future.wrapped_future.done() for future in shard.values()):
-                for stage, future in shard.items():
-                    reports[stage].append(future.result())
-            else:
-                unfinished.append(shard)
-        running = unfinished
-        if len(running) <= keep:
-            return running
-        pending = [f.wrapped_future for fs in running for f in fs.values()]
-        concurrent.futures.wait(
-            [f for f in pending if not f.done()], return_when=concurrent.futures.FIRST_COMPLETED
-        )
-
-
 def _generate(
     loaded: LoadedRecipe,
     seeds: SeedSet,
@@ -122,25 +86,24 @@ def _generate(
     progress().start("profiles", len(characters) + (pool.count if pool else 0))
     for name in generators:
         progress().start(name, 0)  # each shard adds its jobs once its profiles are known
-    reports: dict[str, list[ShardReport]] = {name: [] for name in ["profiles", *generators]}
-    running: list[ShardFutures] = []
+    window = ShardWindow(["profiles", *generators])
     for i, shard in enumerate(shards):
         out = workspace.shard("profiles", i)
         profiles = _profiles(i, shard, pool, recipe, out, summary.run_id)
-        tasks: ShardFutures = {"profiles": profiles}  # type: ignore[dict-item]
+        tasks: ShardFutures = {"profiles": profiles}
         members = shard if isinstance(shard, list) else None  # persona shards: from profiles
         for name in generators:
             # Starts as soon as this shard's profiles are done (Prefect resolves the future
             # passed as a parameter).
             out = workspace.shard(name, i)
-            tasks[name] = samples_shard.submit(  # type: ignore[assignment]
+            tasks[name] = samples_shard.submit(
                 i, name, members, profiles, recipe, seeds, out, summary.run_id
             )
-        running.append(tasks)
-        running = _collect(running, reports, keep=shards_in_flight(recipe) - 1)
-    _collect(running, reports, keep=0)
+        window.add(tasks)
+        window.drain(keep=shards_in_flight(recipe) - 1)
+    window.drain(keep=0)
     frames: dict[str, pl.DataFrame] = {}
-    for name, stage_reports in reports.items():
+    for name, stage_reports in window.reports.items():
         progress().finish(name)
         stage_reports.sort(key=lambda report: report.index)  # in shard order, not finish order
         _account(summary, stage_reports)

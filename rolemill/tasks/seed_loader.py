@@ -197,6 +197,14 @@ def load_seeds(loaded: LoadedRecipe) -> SeedSet:
         if not path.is_file():
             raise _missing(loaded, pattern, ("seeds", field))
         rows = list(iter_jsonl(path, model))
+        if field == "passages" and not rows and loaded.recipe.generators.mrc.enabled:
+            # found here, not later inside a build task, so no work starts on bad input
+            raise InputError(
+                path,
+                "holds no passage, but generators.mrc is enabled and needs them",
+                hint="add passages, one JSON object per line (see data/seeds/passages.jsonl), "
+                "or set generators.mrc.enabled: false",
+            )
         seen: dict[str, str] = {}
         for number, row in enumerate(rows, start=1):
             _refuse_repeated_id(path, field[:-1], row.id, seen.get(row.id))

@@ -118,20 +118,32 @@ def rolemrc_sft_view(samples: pl.DataFrame) -> pl.DataFrame:
     )
 
 
-def rolemrc_test_view(samples: pl.DataFrame) -> pl.DataFrame:
-    """RoleMRC's test fields: `question` (the conversation up to its last User turn),
-    `reference` (the last Assistant turn) and `task`, plus the sample `id`."""
+def _last_reply_view(
+    samples: pl.DataFrame, prompt: str, reply: str, *, rejected: bool = False
+) -> pl.DataFrame:
+    """Per sample: `id`, its RoleMRC `task`, the conversation up to its last User turn
+    (capitalised roles, System first) as `prompt`, the last Assistant turn as `reply` and,
+    with `rejected`, the sample's wrong reply for preference pairs."""
+    schema = {"id": pl.String, "task": pl.String, prompt: MESSAGES, reply: pl.String}
+    if rejected:
+        schema["rejected"] = pl.String
     rows = [
         {
             "id": row["id"],
             "task": row["fields"]["rolemrc_task"],
-            "question": _speakers(row["messages"][:-1]),
-            "reference": row["messages"][-1]["content"],
+            prompt: _speakers(row["messages"][:-1]),
+            reply: row["messages"][-1]["content"],
         }
+        | ({"rejected": row["fields"]["rejected"]} if rejected else {})
         for row in samples.iter_rows(named=True)
     ]
-    schema = {"id": pl.String, "task": pl.String, "question": MESSAGES, "reference": pl.String}
     return pl.DataFrame(rows, schema=schema)
+
+
+def rolemrc_test_view(samples: pl.DataFrame) -> pl.DataFrame:
+    """RoleMRC's test fields: `question` (the conversation up to its last User turn),
+    `reference` (the last Assistant turn) and `task`, plus the sample `id`."""
+    return _last_reply_view(samples, "question", "reference")
 
 
 def preference_view(samples: pl.DataFrame) -> pl.DataFrame:
@@ -139,24 +151,7 @@ def preference_view(samples: pl.DataFrame) -> pl.DataFrame:
     the User turn), `chosen` (the right last reply) and `rejected` (a wrong outcome: a
     refusal where the role should answer, the answer or a made-up one where it should
     refuse), plus the sample `id` and its RoleMRC `task`."""
-    rows = [
-        {
-            "id": row["id"],
-            "task": row["fields"]["rolemrc_task"],
-            "prompt": _speakers(row["messages"][:-1]),
-            "chosen": row["messages"][-1]["content"],
-            "rejected": row["fields"]["rejected"],
-        }
-        for row in samples.iter_rows(named=True)
-    ]
-    schema = {
-        "id": pl.String,
-        "task": pl.String,
-        "prompt": MESSAGES,
-        "chosen": pl.String,
-        "rejected": pl.String,
-    }
-    return pl.DataFrame(rows, schema=schema)
+    return _last_reply_view(samples, "prompt", "chosen", rejected=True)
 
 
 VIEWS: tuple[View, ...] = (

@@ -189,3 +189,19 @@ def test_repeated_instruction_ids_are_refused(tmp_path: Path) -> None:
         out.write('{"id": "i1", "instruction": "Describe your evening."}\n')
     with pytest.raises(InputError, match="instruction id 'i1' is also used by row 1"):
         load_seeds(load_recipe(recipe))
+
+
+def test_an_empty_passages_file_with_mrc_enabled_is_an_input_error(tmp_path: Path) -> None:
+    recipe = make_project(tmp_path)
+    (tmp_path / "passages.jsonl").write_text("\n")
+    recipe.write_text(
+        recipe.read_text() + "  passages: passages.jsonl\ngenerators:\n  mrc:\n    enabled: true\n"
+    )
+    with pytest.raises(InputError) as caught:
+        load_seeds(load_recipe(recipe))
+    assert caught.value.path.endswith("passages.jsonl")
+    assert "no passage" in caught.value.problem and "mrc" in caught.value.problem
+    assert caught.value.hint and "generators.mrc.enabled: false" in caught.value.hint
+    # with mrc off an empty passages file is no problem
+    recipe.write_text(recipe.read_text().replace("enabled: true", "enabled: false"))
+    assert load_seeds(load_recipe(recipe)).passages == []

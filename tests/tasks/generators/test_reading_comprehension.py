@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -28,17 +29,24 @@ from rolemill.tasks.generators.reading_comprehension.generator import (
 )
 from rolemill.tasks.generators.reading_comprehension.plan import (
     ROLEMRC_TASKS,
+    VARIANT,
+    VARIANTS,
     MrcJob,
     dealt_narration,
     dealt_variants,
     plan_jobs,
 )
-from rolemill.tasks.generators.reading_comprehension.relevance import related_passages
+from rolemill.tasks.generators.reading_comprehension.relevance import (
+    related_passages,
+    weight_sum,
+)
 from rolemill.tasks.generators.reading_comprehension.replies import (
     NarratedReply,
     SpokenReply,
+    compose,
     contains,
     follow,
+    leaks,
 )
 from rolemill.tasks.llm import LLMGateway, StructuredResult, Usage
 from rolemill.tasks.parquet import to_plain_arrow
@@ -153,11 +161,44 @@ def test_outcomes_and_variants_are_dealt_in_exact_quotas(shares: tuple[float, ..
         assert abs(outcomes[outcome] - 100 * share) < 1
     names = Counter((v.outcome, v.name) for v in variants)
     nested = names["answer", "special_content"] + names["answer", "special_format"]
-    assert nested == round(outcomes["answer"] * 0.4)
-    assert names["refusal", "priority"] == round(outcomes["refusal"] * 0.2)
-    assert names["attempt", "second_answer"] == round(outcomes["attempt"] * 0.3)
+    # within one sample of their shares (rounding that differs by role, see below)
+    assert abs(nested - outcomes["answer"] * 0.4) < 1
+    assert abs(names["refusal", "priority"] - outcomes["refusal"] * 0.2) < 1
+    assert abs(names["attempt", "second_answer"] - outcomes["attempt"] * 0.3) < 1
     assert sum(dealt_narration("sailor", settings)) == 50
     assert dealt_variants("sailor", settings) == variants  # stable
+
+
+@pytest.mark.parametrize("per_role", [2, 4])
+def test_small_per_role_counts_still_match_the_shares_over_many_roles(per_role: int) -> None:
+    """With few samples per role the rounding differs by role, so no variant vanishes."""
+    settings = ReadingComprehensionConfig(enabled=True, samples_per_role=per_role)
+    role_ids = [f"persona-{number:04d}" for number in range(1000)]
+    variants = [v for role_id in role_ids for v in dealt_variants(role_id, settings)]
+    total = len(variants)
+    outcomes = Counter(v.outcome for v in variants)
+    shares = {"answer": 0.4, "refusal": 0.4, "attempt": 0.2}
+    for outcome, share in shares.items():
+        assert abs(outcomes[outcome] / total - share) <= 0.05, (outcome, outcomes)
+    s = settings
+    within = {
+        ("answer", "plain"): 1 - s.nested_share,
+        ("answer", "special_content"): s.nested_share / 2,
+        ("answer", "special_format"): s.nested_share / 2,
+        ("refusal", "priority"): s.priority_share,
+        ("refusal", "second_refusal"): s.flip_share,
+        ("refusal", "plain"): (1 - s.priority_share - s.flip_share) / 2,
+        ("refusal", "unrelated"): (1 - s.priority_share - s.flip_share) / 2,
+        ("attempt", "plain"): 1 - s.flip_share,
+        ("attempt", "second_answer"): s.flip_share,
+    }
+    names = Counter((v.outcome, v.name) for v in variants)
+    assert set(names) == {(v.outcome, v.name) for v in VARIANTS}  # every variant present
+    for key, share in within.items():
+        assert abs(names[key] / total - shares[key[0]] * share) <= 0.05, (key, names)
+    narrated = sum(sum(dealt_narration(role_id, settings)) for role_id in role_ids)
+    assert abs(narrated / total - s.narration_share) <= 0.05
+    assert all(len(dealt_variants(r, settings)) == per_role for r in role_ids[:50])
 
 
 def test_relevance_ranks_passages_of_the_roles_world_and_language() -> None:
@@ -175,6 +216,27 @@ def test_relevance_ranks_passages_of_the_roles_world_and_language() -> None:
     zh_related, zh_unrelated = related_passages(poet, PASSAGES)
     assert {p.language for p in zh_related + zh_unrelated} == {"zh"}
     assert "二十四节气" in {p.title for p in zh_related}
+
+
+def test_relevance_weighs_a_personas_abilities_like_what_it_knows() -> None:
+    plain = role("keeper", "The Keeper", ["sourdough bread"], "A quiet town.")
+    abilities = ["reading the tides and the moon", "keeping lighthouses", "diving coral reefs"]
+    persona = Role(plain.character, plain.profile.model_copy(update={"abilities": abilities}))
+    best = {p.title for p in related_passages(persona, PASSAGES)[0][:4]}
+    assert {
+        "Why the Tides Rise and Fall",
+        "Coral Reefs",
+        "Lighthouses and the Fresnel Lens",
+    } <= best
+
+
+def test_relevance_scores_do_not_depend_on_the_order_of_terms() -> None:
+    weights = {f"term{n}": math.log(1 + 26 / n) * (2 if n % 3 else 1) for n in range(1, 12)}
+    forward = list(weights)
+    backward = forward[::-1]
+    # a plain float sum differs with the order (so a set's hash order could flip a tie)
+    assert sum(weights[t] for t in forward) != sum(weights[t] for t in backward)
+    assert weight_sum(forward, weights.__getitem__) == weight_sum(backward, weights.__getitem__)
 
 
 def test_jobs_pick_passages_that_fit_their_variant() -> None:
@@ -346,6 +408,66 @@ def test_an_answer_missing_the_span_is_repaired_and_a_leaking_refusal_is_dropped
     assert refused.samples == [] and refused.filtered == 1 and gateway.calls == 2
     kept, _ = run_with(lambda job: "That passage is beyond me, friend.", "refusal", "priority")
     assert kept.samples and not kept.samples[0].fields["repaired"]
+
+
+def test_a_refusal_that_gives_the_span_away_in_other_words_leaks() -> None:
+    span = "the gravitational pull of the moon"
+    question = "What causes the tides?"
+    assert leaks("Ah, the moon's gravitational pull, I cannot say.", span, question)
+    assert leaks("It was 1969, I believe.", "July 20, 1969", "When did they land?")
+    assert leaks("答案与月球引力有关。", "月球的引力", "潮汐是怎么形成的？")
+    assert not leaks("I cannot say what moves the tides, friend.", span, question)
+    assert not leaks("The moon? I know nothing of it.", span, question)  # one word of three
+    assert not leaks("恕我不知潮汐之事。", "月球的引力", "潮汐是怎么形成的？")
+    assert not leaks("I cannot tell what happened in 1969.", "Apollo 11", "What flew in 1969?")
+    # in the generator: a refusal that reorders the span's words is asked again, then dropped
+    refused, gateway = run_with(
+        lambda job: "No. " + " ".join(reversed((job.question.answer or "").split())),
+        "refusal",
+        "unrelated",
+    )
+    assert refused.samples == [] and refused.filtered == 1 and gateway.calls == 2
+
+
+def test_bold_from_the_model_is_kept_and_not_counted_as_a_repair() -> None:
+    assert compose(SpokenReply(speech="It is **the moon** *smiles* that pulls.")) == (
+        "It is **the moon** that pulls."
+    )
+    generator = ReadingComprehensionGenerator(None, SETTINGS, SEEDS)  # type: ignore[arg-type]
+    job = next(
+        j
+        for j in generator.jobs(ROLES[0])
+        if isinstance(j, MrcJob)
+        and j.variant.name == "special_format"
+        and generator._requirement(ROLES[0], j)[0] == "bold_fact"
+    )
+    speech = f"Aye, it is **{job.question.answer}**, as any sailor knows."
+    generator.gateway = StubGateway(speech)  # type: ignore[assignment]
+    outcome = asyncio.run(generator.run(ROLES[0], job))
+    reply = outcome.samples[0].messages[-1].content
+    assert f"**{job.question.answer}**" in reply and reply.count("**") == 2
+    assert not outcome.samples[0].fields["repaired"]
+
+
+def test_a_made_up_zh_answer_is_the_first_sentence_only() -> None:
+    text = "二十四节气是古人根据太阳运行制定的历法。它指导农事，" + "流传至今" * 40 + "。"
+    passage = Passage(
+        id="zh-null",
+        language="zh",
+        title="节气",
+        text=text,
+        questions=[{"question": "谁发明了节气？", "answer": None}],
+    )
+    job = MrcJob(0, VARIANT["refusal", "plain"], False, passage, passage.questions[0])
+    generator = ReadingComprehensionGenerator(None, SETTINGS, SEEDS)  # type: ignore[arg-type]
+    rejected = generator._rejected(ROLES[4], job, "恕我不知。")
+    assert "二十四节气是古人根据太阳运行制定的历法" in rejected
+    assert "它指导农事" not in rejected and len(rejected) < 60
+    long_en = passage.model_copy(
+        update={"language": "en", "text": "The tide " + "rises and falls " * 20 + "twice a day."}
+    )
+    job = MrcJob(0, VARIANT["refusal", "plain"], False, long_en, passage.questions[0])
+    assert len(generator._rejected(ROLES[0], job, "No.")) < 140
 
 
 def test_views_have_rolemrc_fields_and_fit_their_schemas(built: Any) -> None:

@@ -52,6 +52,16 @@ def test_kinds_follow_the_recipe_shares_exactly(general: float, refused: float) 
     assert dealt_kinds("clerk", settings) != dealt_kinds("other-role", settings) or refused == 1
 
 
+def test_with_one_turn_per_role_the_shares_hold_over_many_roles() -> None:
+    """One question per role cannot be split 40/30/30; the rounding differs by role, so
+    a dataset of many roles still has every kind in its share."""
+    settings = SelfAlignmentConfig(dialogues_per_role=1, turns=1)
+    counts = Counter(kind for i in range(1000) for kind in dealt_kinds(f"role-{i}", settings))
+    assert abs(counts["out_of_knowledge"] / 1000 - 0.3) < 0.05
+    assert abs(counts["general"] / 1000 - 0.3) < 0.05
+    assert abs(counts["own_world"] / 1000 - 0.4) < 0.05
+
+
 def test_a_multi_turn_dialogue_alternates_and_labels_each_turn(
     scripted: ScriptedLLMServer, make_gateway: Callable[..., Any]
 ) -> None:

@@ -8,10 +8,13 @@ carry a nested system requirement (format or content), some have two turns where
 user insists after a refusal. The reference answer is the seed's span, never the
 model's: every assistant turn is one structured request for the in-character wording,
 then checked. An answer that misses the span gets it added by a fixed line (`repaired`);
-a refusal that gives the span away is asked for once more, then dropped (`filtered`).
+a refusal that gives the span away (verbatim, by a number, or by most of its words) is
+asked for once more, then dropped (`filtered`).
 """
 
 from __future__ import annotations
+
+import re
 
 import pyarrow as pa
 
@@ -34,6 +37,7 @@ from rolemill.tasks.generators.reading_comprehension.replies import (
     contains,
     follow,
     join,
+    leaks,
     narration_of,
     requirement_options,
 )
@@ -41,6 +45,19 @@ from rolemill.tasks.generators.role_system import role_system_prompt
 from rolemill.tasks.llm import Usage
 
 ATTEMPTS = 2  # requests per refusal turn before a sample that keeps leaking is dropped
+# Chinese marks end a sentence anywhere; . ! ? only before a space or the end (not 3.5)
+SENTENCE_END = re.compile(r"[。！？]|[.!?](?!\S)")
+GUESS_CHARS = 80  # longest made-up answer taken from a passage's first sentence
+
+
+def first_sentence(text: str, limit: int = GUESS_CHARS) -> str:
+    """The first sentence of `text` (English or Chinese punctuation), at most `limit`
+    characters (cut at a space when there is one)."""
+    sentence = SENTENCE_END.split(text, maxsplit=1)[0].strip()
+    if len(sentence) <= limit:
+        return sentence
+    cut = sentence[:limit]
+    return (cut.rsplit(" ", 1)[0] if " " in cut else cut).strip()
 
 
 class _Leaked(Exception):
@@ -148,7 +165,7 @@ class ReadingComprehensionGenerator(SampleGenerator):
                     return text, False, result.model
                 text = join(text, self._line(role, "repair", span), character.language)
                 return text, True, result.model
-            if not (span and contains(text, span)):
+            if not (span and leaks(text, span, job.question.question)):
                 return text, False, result.model
         raise _Leaked
 
@@ -161,7 +178,7 @@ class ReadingComprehensionGenerator(SampleGenerator):
             line = self._line(role, "leak", span)
         else:
             other = [q.answer for q in job.passage.questions if q.answer]
-            guess = other[0] if other else job.passage.text.split(".")[0].strip()
+            guess = other[0] if other else first_sentence(job.passage.text)
             line = self._line(role, "made_up", guess)
         action = narration_of(final)
         return f"{action} {line}" if action else line

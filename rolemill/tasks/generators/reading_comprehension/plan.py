@@ -1,13 +1,14 @@
 """What each RoleMRC sample of a role will be, decided before any request is sent.
 
 Outcomes (answer / refusal / attempt), their variants, narration and the passage and
-question of every sample are dealt from exact per-role quotas with stable rankings, so
-the recipe's shares hold exactly over a role's samples and a rerun plans the same jobs.
+question of every sample are dealt from per-role quotas with stable rankings: each count
+is within one sample of its share of a role's samples (exact where the share is a whole
+number of samples), the rounding differs between roles so small per-role counts still
+match the shares over the dataset, and a rerun plans the same jobs.
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -16,6 +17,7 @@ from rolemill.schemas.recipe import ReadingComprehensionConfig
 from rolemill.schemas.seeds import Passage, PassageQuestion
 from rolemill.tasks.generators.base import Role
 from rolemill.tasks.generators.prompt_template import stable_seed
+from rolemill.tasks.generators.quotas import deal
 from rolemill.tasks.generators.reading_comprehension.relevance import related_passages
 
 CONFIG = "mrc"
@@ -131,24 +133,6 @@ class MrcJob:
         return self.variant.rolemrc.format(narration=narration)
 
 
-def quotas(total: int, shares: dict[str, float]) -> dict[str, int]:
-    """Exact counts that sum to `total` (largest remainder; ties go to the earlier key)."""
-    weight = sum(shares.values()) or 1.0
-    raw = {key: total * share / weight for key, share in shares.items()}
-    counts = {key: math.floor(value) for key, value in raw.items()}
-    order = sorted(shares, key=lambda key: -(raw[key] - counts[key]))
-    for key in order[: total - sum(counts.values())]:
-        counts[key] += 1
-    return counts
-
-
-def deal(slots: Sequence[int], shares: dict[str, float], *key: object) -> dict[int, str]:
-    """Labels for `slots` in exact quotas, spread over them by a stable ranking."""
-    ranked = sorted(slots, key=lambda slot: stable_seed(CONFIG, *key, slot))
-    labels = [label for label, count in quotas(len(ranked), shares).items() for _ in range(count)]
-    return dict(zip(ranked, labels, strict=True))
-
-
 def dealt_variants(role_id: str, settings: ReadingComprehensionConfig) -> list[Variant]:
     """The variant of each of a role's samples, in order."""
     s = settings
@@ -156,6 +140,7 @@ def dealt_variants(role_id: str, settings: ReadingComprehensionConfig) -> list[V
     outcome = deal(
         slots,
         {"answer": s.answer_share, "refusal": s.refusal_share, "attempt": s.attempt_share},
+        CONFIG,
         role_id,
         "outcome",
     )
@@ -176,14 +161,20 @@ def dealt_variants(role_id: str, settings: ReadingComprehensionConfig) -> list[V
     }
     name: dict[int, str] = {}
     for kind, shares in within.items():
-        name |= deal([i for i in slots if outcome[i] == kind], shares, role_id, "variant", kind)
+        name |= deal(
+            [i for i in slots if outcome[i] == kind], shares, CONFIG, role_id, "variant", kind
+        )
     return [VARIANT[(outcome[i], name[i])] for i in slots]
 
 
 def dealt_narration(role_id: str, settings: ReadingComprehensionConfig) -> list[bool]:
     share = settings.narration_share
     labels = deal(
-        range(settings.samples_per_role), {"yes": share, "no": 1 - share}, role_id, "narration"
+        range(settings.samples_per_role),
+        {"yes": share, "no": 1 - share},
+        CONFIG,
+        role_id,
+        "narration",
     )
     return [labels[i] == "yes" for i in range(settings.samples_per_role)]
 

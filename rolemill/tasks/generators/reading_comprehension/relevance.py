@@ -4,7 +4,9 @@ RoleMRC asks whether a passage lies within the character's knowledge range. Here
 is decided lexically, a practical stand-in: passages in the role's language are scored
 by the content words (Chinese: character bigrams) they share with the role's world,
 each shared term weighted by its rarity among the passages (idf) and doubled when it
-comes from what the role `knows`; the better-fitting half is related, the rest not.
+comes from what the role `knows` or its `abilities` (persona profiles fill those; RoleMRC
+decides a role's outcomes by its abilities); the better-fitting half is related, the rest
+not.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from rolemill.schemas.seeds import Passage
 from rolemill.tasks.generators.base import Role
@@ -42,6 +44,14 @@ def terms(text: str) -> set[str]:
     return words | bigrams
 
 
+def weight_sum(shared: Iterable[str], weight: Callable[[str], float]) -> float:
+    """The sum of the terms' weights, the same whatever order the terms come in: a set's
+    order follows PYTHONHASHSEED, and a plain float sum in that order could differ between
+    runs and flip a tie at the related/unrelated edge (a rebuild would send other requests).
+    """
+    return math.fsum(weight(term) for term in sorted(shared))
+
+
 def related_passages(
     role: Role, passages: Sequence[Passage]
 ) -> tuple[list[Passage], list[Passage]]:
@@ -54,14 +64,13 @@ def related_passages(
     pool = [p for p in passages if p.language == language] or list(passages)
     own = {p.id: terms(f"{p.title} {p.text}") for p in pool}
     frequency = Counter(term for vocabulary in own.values() for term in vocabulary)
-    knows = terms(" ".join(profile.knows))
+    knows = terms(" ".join([*profile.knows, *profile.abilities]))
     world = knows | terms(" ".join([role.character.work, profile.description, profile.background]))
 
     def fit(passage: Passage) -> tuple[float, int]:
-        shared = own[passage.id] & world
-        score = sum(
-            math.log(1 + len(pool) / frequency[term]) * (2 if term in knows else 1)
-            for term in shared
+        score = weight_sum(
+            own[passage.id] & world,
+            lambda term: math.log(1 + len(pool) / frequency[term]) * (2 if term in knows else 1),
         )
         score /= math.sqrt(len(own[passage.id]) or 1)
         return -score, stable_seed("mrc", role.character.id, passage.id)

@@ -8,9 +8,17 @@ import re
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from rolemill.tasks.generators.reading_comprehension.relevance import terms
+
 NARRATION = re.compile(r"^\*([^*\n]+)\*")
 ACTION = re.compile(r"(?<!\*)\*(?!\*)[^*\n]*(?<!\*)\*(?!\*)")
 SPACE = re.compile(r"\s+")
+BOLD = re.compile(r"\*\*([^*\n]+)\*\*")
+NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+LEAK_SHARE = 0.6  # share of a span's own content words that, all in a refusal, give it away
+HAN = re.compile(r"[\u4e00-\u9fff]")
+# Chinese function characters, left out when comparing a span's characters with a reply
+ZH_FUNCTION = frozenset("的了是在和与之也而及其就都不我你他她它这那有个着把被对")
 
 # Nested system requirements RoleMRC names (special format, special content) and the
 # priority rules that override the user; their wording is in requirement.j2.
@@ -32,14 +40,23 @@ class SpokenReply(BaseModel):
     speech: str = Field(min_length=1, max_length=800)
 
 
-def _tidy(text: str) -> str:
-    return SPACE.sub(" ", text.replace("*", " ")).strip()
+def _tidy(text: str, *, bold: bool = False) -> str:
+    """`text` without `*` and with spaces collapsed; with `bold`, `**…**` pairs are kept."""
+    if bold:  # split() puts the bold contents (which hold no `*`) at odd indexes
+        parts = BOLD.split(text)
+        text = "".join(
+            f"**{part.strip()}**" if i % 2 else part.replace("*", " ")
+            for i, part in enumerate(parts)
+        )
+    else:
+        text = text.replace("*", " ")
+    return SPACE.sub(" ", text).strip()
 
 
 def compose(reply: NarratedReply | SpokenReply) -> str:
     """`*action* speech` or `speech`: actions the model put in its speech are dropped, so
-    narration appears exactly when it was asked for."""
-    speech = _tidy(ACTION.sub(" ", reply.speech))
+    narration appears exactly when it was asked for; its `**bold**` stays."""
+    speech = _tidy(ACTION.sub(" ", reply.speech), bold=True)
     if not isinstance(reply, NarratedReply):
         return speech
     action = _tidy(reply.narration).strip(" .")
@@ -59,6 +76,29 @@ def _pattern(span: str) -> str:
 def contains(text: str, span: str) -> bool:
     """Whether `span` occurs in `text` (ignoring case and spacing)."""
     return re.search(_pattern(span), text, re.IGNORECASE) is not None
+
+
+def _numbers(text: str) -> set[str]:
+    return {number.replace(",", "") for number in NUMBER.findall(text)}
+
+
+def _content(text: str) -> set[str]:
+    """English content words (as relevance reads them) and Chinese characters other than
+    function ones (characters, not bigrams: 月球的引力 and 月球引力 should match)."""
+    words = {term for term in terms(text) if not HAN.match(term)}
+    return words | (set(HAN.findall(text)) - ZH_FUNCTION)
+
+
+def leaks(text: str, span: str, question: str) -> bool:
+    """Whether a refusal `text` gives the answer `span` away: verbatim, by a number of the
+    span, or by most (LEAK_SHARE) of the span's content words that the question does not
+    already hold, in any order or form."""
+    if contains(text, span):
+        return True
+    if (_numbers(span) - _numbers(question)) & _numbers(text):
+        return True
+    own = _content(span) - _content(question)
+    return bool(own) and len(own & _content(text)) >= LEAK_SHARE * len(own)
 
 
 def join(text: str, line: str, language: str) -> str:

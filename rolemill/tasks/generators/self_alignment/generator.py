@@ -19,6 +19,7 @@ from rolemill.schemas.recipe import SelfAlignmentConfig
 from rolemill.schemas.sample import Message
 from rolemill.tasks.generators.base import JobOutcome, Role, SampleGenerator
 from rolemill.tasks.generators.prompt_template import PromptTemplate, stable_seed
+from rolemill.tasks.generators.quotas import deal
 from rolemill.tasks.generators.role_system import role_system_prompt
 from rolemill.tasks.llm import Usage
 
@@ -40,19 +41,16 @@ class UserQuery(BaseModel):
 
 
 def dealt_kinds(role_id: str, settings: SelfAlignmentConfig) -> list[QueryKind]:
-    """The kind of every turn of a role's dialogues, in order: exact quotas by share,
-    spread over the turns by a stable per-role ranking."""
+    """The kind of every turn of a role's dialogues, in order: per-role quotas by share
+    (see `quotas.deal`), spread over the turns by a stable per-role ranking."""
     total = settings.dialogues_per_role * settings.turns
-    out_of_knowledge = round(total * settings.out_of_knowledge_share)
-    general = min(round(total * settings.general_share), total - out_of_knowledge)
-    ranked = sorted(range(total), key=lambda turn: stable_seed(CONFIG, role_id, turn))
-    kinds: list[QueryKind] = ["own_world"] * total
-    for position, turn in enumerate(ranked):
-        if position < out_of_knowledge:
-            kinds[turn] = "out_of_knowledge"
-        elif position < out_of_knowledge + general:
-            kinds[turn] = "general"
-    return kinds
+    shares = {
+        "out_of_knowledge": settings.out_of_knowledge_share,
+        "general": settings.general_share,
+        "own_world": max(0.0, 1 - settings.out_of_knowledge_share - settings.general_share),
+    }
+    kinds = deal(range(total), shares, CONFIG, role_id)
+    return [kinds[turn] for turn in range(total)]  # type: ignore[misc]
 
 
 def evidence(role: Role, kind: QueryKind) -> str:
