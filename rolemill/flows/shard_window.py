@@ -16,15 +16,16 @@ from prefect.futures import PrefectFuture
 from rolemill.flows.stages import ShardReport
 from rolemill.schemas.recipe import Recipe
 
-MAX_SHARDS_IN_FLIGHT = 64
+MIN_SHARDS_IN_FLIGHT, MAX_SHARDS_IN_FLIGHT = 4, 64
 
 
 def shards_in_flight(recipe: Recipe) -> int:
     """Shards worked on at once: enough that their requests keep the LLM's concurrency
     busy, few enough that memory (a thread, an event loop and a gateway each) does not
-    grow with the number of roles."""
+    grow with the number of roles. At least MIN_SHARDS_IN_FLIGHT, so that while one
+    shard's last requests finish (a tail that leaves slots idle) others keep the LLM busy."""
     needed = -(-recipe.llm.limits.concurrency // recipe.shard_size) + 1
-    return min(max(needed, 2), MAX_SHARDS_IN_FLIGHT)
+    return min(max(needed, MIN_SHARDS_IN_FLIGHT), MAX_SHARDS_IN_FLIGHT)
 
 
 # stage -> its task for one shard

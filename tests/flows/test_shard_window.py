@@ -31,7 +31,7 @@ def finish(futures: dict[str, PrefectConcurrentFuture[ShardReport]], index: int)
 
 @pytest.mark.parametrize(
     ("concurrency", "shard_size", "expected"),
-    [(64, 8, 9), (64, 50, 3), (4, 4, 2), (1, 100, 2), (4096, 1, MAX_SHARDS_IN_FLIGHT)],
+    [(64, 8, 9), (64, 16, 5), (64, 50, 4), (4, 4, 4), (1, 100, 4), (4096, 1, MAX_SHARDS_IN_FLIGHT)],
 )
 def test_enough_shards_to_keep_the_llm_busy_and_no_more(
     concurrency: int, shard_size: int, expected: int
