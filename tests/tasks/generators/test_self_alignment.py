@@ -97,3 +97,32 @@ def test_a_multi_turn_dialogue_alternates_and_labels_each_turn(
     assert any(
         "cannot know" in prompt and "electric calculators" in prompt for prompt in refusal_prompts
     )
+
+
+def test_out_of_knowledge_and_general_shares_hold_over_500_samples_built(
+    scripted: ScriptedLLMServer, make_gateway: Callable[..., Any]
+) -> None:
+    """500 one-turn dialogues over 100 roles, built on the scripted server: the shares of
+    the samples' own labels match the recipe within 5 points."""
+    settings = SelfAlignmentConfig(
+        enabled=True, dialogues_per_role=5, out_of_knowledge_share=0.3, general_share=0.25
+    )
+    roles = [
+        Role(ROLE.character.model_copy(update={"id": f"clerk-{i}"}), ROLE.profile)
+        for i in range(100)
+    ]
+    seeds = SeedSet(characters=[role.character for role in roles])
+
+    async def run() -> list[Any]:
+        async with make_gateway(scripted, limits={"concurrency": 64}) as gateway:
+            generator = SelfAlignmentGenerator(gateway, settings, seeds)
+            work = [generator.run(role, job) for role in roles for job in generator.jobs(role)]
+            return await asyncio.gather(*work)
+
+    samples = [sample for outcome in asyncio.run(run()) for sample in outcome.samples]
+    assert len(samples) == 500
+    kinds = Counter(kind for sample in samples for kind in sample.fields["kinds"])
+    assert abs(kinds["out_of_knowledge"] / 500 - 0.3) <= 0.05
+    assert abs(kinds["general"] / 500 - 0.25) <= 0.05
+    rejected = sum(flag for sample in samples for flag in sample.fields["rejections"])
+    assert rejected == kinds["out_of_knowledge"]
