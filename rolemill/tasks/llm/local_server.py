@@ -36,9 +36,11 @@ def free_loopback_port() -> int:
 
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec
+    """SIGKILL, not SIGTERM: llama-server may not act on SIGTERM while it is still loading
+    the model (seen under load), and an orphan has nothing worth shutting down gently."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError):
-            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
 class _Spawner:
