@@ -51,6 +51,7 @@ lint: setup
 bench: setup
 	$(PY) bench/gateway.py
 	$(PY) bench/personas.py
+	$(PY) bench/dedup.py
 
 lock: | $(UV)
 	$(UV) lock

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+DedupText = Literal["user_and_final", "final", "user", "dialogue"]
 
 
 class DedupConfig(BaseModel):
@@ -21,7 +25,7 @@ class DedupConfig(BaseModel):
         default=0.8,
         gt=0,
         le=1,
-        description="Jaccard similarity of character shingles at which two samples are near-duplicates",
+        description="Jaccard similarity of shingle sets at which two samples are near-duplicates",
     )
     num_perm: int = Field(
         default=128,
@@ -29,13 +33,48 @@ class DedupConfig(BaseModel):
         le=1024,
         description="MinHash permutations: more is more accurate and slower",
     )
+    shingle: Literal["word", "char"] = Field(
+        default="word",
+        description="shingle unit: words (each Chinese or Japanese character is a word) or characters",
+    )
     shingle_size: int = Field(
-        default=5,
+        default=2,
         ge=1,
         le=64,
-        description="characters per shingle over the normalised text (works for Chinese too)",
+        description="units per shingle over the normalised text (word 2-grams are about as "
+        "sensitive to an edit as character 5-grams)",
     )
     seed: int = Field(default=1, ge=0, lt=2**32, description="seed of the MinHash permutations")
+    bands: int | None = Field(
+        default=None, ge=1, description="LSH bands; default: derived from threshold and num_perm"
+    )
+    rows: int | None = Field(
+        default=None, ge=1, description="signature rows per LSH band (set with `bands`)"
+    )
+    text: DedupText = Field(
+        default="user_and_final",
+        description="what is compared: user_and_final (the user turns and the final answer), "
+        "final, user, or dialogue (every user and assistant turn)",
+    )
+    text_by_config: dict[str, DedupText] = Field(
+        default_factory=dict,
+        description="`text` per dataset config (e.g. {mrc: final}); others use `text`",
+    )
+
+    @model_validator(mode="after")
+    def _banding(self) -> DedupConfig:
+        if (self.bands is None) != (self.rows is None):
+            raise ValueError("dedup: set `bands` and `rows` together, or neither")
+        if (
+            self.bands is not None
+            and self.rows is not None
+            and self.bands * self.rows > self.num_perm
+        ):
+            raise ValueError(
+                f"dedup: bands x rows ({self.bands} x {self.rows}) exceeds num_perm "
+                f"({self.num_perm})"
+            )
+        return self
 
 
 class ValidationConfig(BaseModel):

@@ -1,9 +1,14 @@
 """Exact and near-duplicate (MinHash LSH) removal over sample frames.
 
-What is compared is each sample's *dedup text*: its user turns plus its final assistant
-turn, normalised (NFKC, lowercase, punctuation and symbols removed, whitespace
-collapsed). Near-duplicates are found over character shingles of that text, so the
-same code serves English and Chinese.
+What is compared is each sample's *dedup text*: by default its user turns plus its final
+assistant turn (`DedupConfig.text`, per dataset config with `text_by_config`), normalised
+(NFKC, lowercase, punctuation and symbols removed, whitespace collapsed). Exact
+duplicates are equal dedup texts. Near-duplicates are pairs whose shingle sets (word or
+character n-grams, see `rolemill.tasks.minhash`) reach the Jaccard `threshold`: MinHash
+signatures, bit-compatible with datasketch, are computed over the whole frame at once,
+LSH banding proposes candidate pairs, and each candidate is confirmed by its Jaccard
+similarity (estimated from the signatures, exact where the estimate is close to the
+threshold).
 
 Which row survives is a stated rule, independent of input order: rows are visited in
 ascending `id`; each row not yet claimed is kept and claims every unclaimed row that
@@ -13,19 +18,23 @@ row is a duplicate of its kept row (not merely of some other dropped row).
 
 from __future__ import annotations
 
-import hashlib
-import zlib
+import os
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import polars as pl
 
-from rolemill.schemas.quality import DedupConfig
+from rolemill.schemas.quality import DedupConfig, DedupText
 from rolemill.schemas.sample import Message
+from rolemill.tasks import minhash
+from rolemill.tasks.minhash import shingles
 
 MESSAGES_DTYPE = pl.List(pl.Struct({"role": pl.String, "content": pl.String}))
 REQUIRED_COLUMNS = ("id", "messages")
+THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
 @dataclass
@@ -43,41 +52,86 @@ class DedupOutcome:
         return self.exact_dropped + self.near_dropped
 
 
-def dedup_text_expr(messages: pl.Expr | str = "messages") -> pl.Expr:
-    """A polars expression for the normalised dedup text of a `messages` column."""
-    column = pl.col(messages) if isinstance(messages, str) else messages
+def _raw_text_expr(column: pl.Expr, text: DedupText) -> pl.Expr:
     role = pl.element().struct.field("role")
     content = pl.element().struct.field("content")
-    users = column.list.eval(content.filter(role == "user")).list.join(" ")
-    final_answer = column.list.eval(content.filter(role == "assistant")).list.last()
-    raw = pl.concat_str([users.fill_null(""), final_answer.fill_null("")], separator=" ")
+    users = column.list.eval(content.filter(role == "user")).list.join(" ").fill_null("")
+    final = column.list.eval(content.filter(role == "assistant")).list.last().fill_null("")
+    if text == "user_and_final":
+        return pl.concat_str([users, final], separator=" ")
+    if text == "final":
+        return final
+    if text == "user":
+        return users
+    turns = content.filter(role.is_in(["user", "assistant"]))
+    return column.list.eval(turns).list.join(" ").fill_null("")
+
+
+def _clean(raw: pl.Expr) -> pl.Expr:
+    """Lowercase, drop punctuation and symbols, collapse whitespace (after NFKC)."""
     return (
-        raw.str.normalize("NFKC")
-        .str.to_lowercase()
+        raw.str.to_lowercase()
         .str.replace_all(r"[\p{P}\p{S}]+", "")
-        .str.replace_all(r"\s+", " ")
+        # every whitespace run to one space, touching only runs that are not one space
+        .str.replace_all(r"\s{2,}|[^\S ]", " ")
         .str.strip_chars()
     )
 
 
-def dedup_text(messages: Sequence[Message | Mapping[str, Any]]) -> str:
-    """The normalised text hashed for one chat: its user turns plus its final assistant turn."""
+def dedup_text_expr(
+    messages: pl.Expr | str = "messages", text: DedupText = "user_and_final"
+) -> pl.Expr:
+    """A polars expression for the normalised dedup text of a `messages` column.
+
+    text: `user_and_final` (the user turns and the final assistant turn), `final` (the
+    final assistant turn), `user` (the user turns) or `dialogue` (every user and assistant
+    turn). System turns never count.
+    """
+    column = pl.col(messages) if isinstance(messages, str) else messages
+    return _clean(_raw_text_expr(column, text).str.normalize("NFKC"))
+
+
+def dedup_text(
+    messages: Sequence[Message | Mapping[str, Any]], text: DedupText = "user_and_final"
+) -> str:
+    """The normalised text hashed for one chat (by default its user turns and final answer)."""
     rows = [m.model_dump() if isinstance(m, Message) else dict(m) for m in messages]
     frame = pl.DataFrame({"messages": [rows]}, schema={"messages": MESSAGES_DTYPE})
-    return frame.select(dedup_text_expr()).item()
+    return frame.select(dedup_text_expr(text=text)).item()
 
 
-def shingles(text: str, size: int) -> list[bytes]:
-    """The distinct character `size`-grams of `text` (the whole text if it is shorter)."""
-    if len(text) <= size:
-        return [text.encode()]
-    return [gram.encode() for gram in {text[i : i + size] for i in range(len(text) - size + 1)}]
+def dedup_texts(frame: pl.DataFrame, config: DedupConfig) -> pl.Series:
+    """`dedup_text_expr` over a frame, each row's text chosen by its dataset config where
+    `text_by_config` names it; in `THREADS` slices at once, and NFKC only where a text is
+    not ASCII (which NFKC leaves as it is)."""
+    raw = _raw_text_expr(pl.col("messages"), config.text)
+    if config.text_by_config and "config" in frame.columns:
+        branches = pl.when(pl.lit(False)).then(pl.lit(""))
+        for name, choice in config.text_by_config.items():
+            branches = branches.when(pl.col("config") == name).then(
+                _raw_text_expr(pl.col("messages"), choice)
+            )
+        raw = branches.otherwise(raw)
+
+    def run(part: pl.DataFrame) -> pl.Series:
+        texts = part.select(raw.fill_null("").alias("text")).to_series()
+        wide = (texts.str.len_bytes() != texts.str.len_chars()).arg_true()
+        if len(wide):
+            texts = texts.scatter(wide, texts.gather(wide).str.normalize("NFKC"))
+        return texts.to_frame().select(_clean(pl.col("text"))).to_series()
+
+    step = max(1, -(-frame.height // THREADS))
+    parts = [frame.slice(start, step) for start in range(0, frame.height, step)]
+    with ThreadPoolExecutor(len(parts)) as pool:
+        return pl.concat(list(pool.map(run, parts)))
 
 
-def deduplicate(frame: pl.DataFrame, config: DedupConfig) -> DedupOutcome:
+def deduplicate(frame: pl.DataFrame, config: DedupConfig, *, by: str | None = None) -> DedupOutcome:
     """Drop exact, then near-duplicate samples of `frame`; keep the smallest id of each cluster.
 
-    Rows whose dedup text is empty are always kept (the quality filters deal with them).
+    by: a column (e.g. `role_id`) within whose values duplicates are sought; rows with
+    different values never duplicate each other. Rows whose dedup text is empty are
+    always kept (the quality filters deal with them).
     """
     missing = [name for name in REQUIRED_COLUMNS if name not in frame.columns]
     if missing:
@@ -88,117 +142,113 @@ def deduplicate(frame: pl.DataFrame, config: DedupConfig) -> DedupOutcome:
     if frame.height == 0:
         return DedupOutcome(kept=frame)
 
-    ids: list[str] = frame["id"].cast(pl.String).to_list()
-    texts: list[str] = frame.select(dedup_text_expr()).to_series().fill_null("").to_list()
     # Visiting order: ascending id, input position breaking ties (equal ids are equal content).
-    order = sorted(range(frame.height), key=lambda row: (ids[row], row))
-
-    # keeper[row] is the row that `row` duplicates; rows absent from it are kept.
-    keeper: dict[int, int] = {}
+    work = (
+        frame.select(
+            row=pl.int_range(pl.len(), dtype=pl.Int64),
+            id=pl.col("id").cast(pl.String),
+            text=dedup_texts(frame, config),
+            group=(pl.col(by).rank("dense").fill_null(0) if by else pl.lit(0)).cast(pl.UInt32),
+        )
+        .sort(["id", "row"])
+        .with_columns(rank=pl.int_range(pl.len(), dtype=pl.Int64))
+    )
+    n = work.height
+    # keeper[rank] is the rank of the row that row duplicates, or -1 where it is kept.
+    keeper = np.full(n, -1, dtype=np.int64)
+    has_text = work["text"].str.len_bytes().to_numpy() > 0
     if config.exact:
-        first_of_digest: dict[bytes, int] = {}
-        for row in order:
-            if texts[row]:
-                digest = hashlib.blake2b(texts[row].encode(), digest_size=16).digest()
-                first = first_of_digest.setdefault(digest, row)
-                if first != row:
-                    keeper[row] = first
-    exact_dropped = len(keeper)
+        first = work.select(pl.col("rank").min().over(["group", "text"])).to_series().to_numpy()
+        exact = has_text & (first != np.arange(n))
+        keeper[exact] = first[exact]
+    exact_dropped = int((keeper >= 0).sum())
 
     near_dropped = 0
     if config.near:
-        candidates = [row for row in order if texts[row] and row not in keeper]
-        near_keeper = _near_duplicates(candidates, texts, config)
-        near_dropped = len(near_keeper)
-        keeper.update(near_keeper)
+        candidates = np.flatnonzero(has_text & (keeper < 0))
+        near = _near_duplicates(
+            work["text"].gather(candidates), work["group"].to_numpy()[candidates], config
+        )
+        dropped = near >= 0
+        near_dropped = int(dropped.sum())
+        keeper[candidates[dropped]] = candidates[near[dropped]]
         # An exact duplicate of a near-dropped row joins its cluster, with its kept row.
-        for row, first in keeper.items():
-            if first in near_keeper:
-                keeper[row] = near_keeper[first]
+        moved = keeper >= 0
+        keeper[moved] = np.where(keeper[keeper[moved]] >= 0, keeper[keeper[moved]], keeper[moved])
 
-    members: dict[int, list[int]] = {}
-    for row in order:
-        if row in keeper:
-            members.setdefault(keeper[row], []).append(row)
-    clusters = [
-        [ids[kept_row]] + [ids[row] for row in dropped]
-        for kept_row, dropped in sorted(members.items(), key=lambda item: (ids[item[0]], item[0]))
-    ]
-    mask = pl.Series([row not in keeper for row in range(frame.height)], dtype=pl.Boolean)
+    ids: list[str] = work["id"].to_list()
+    members: dict[int, list[str]] = {}
+    for rank, kept in zip(
+        np.flatnonzero(keeper >= 0).tolist(), keeper[keeper >= 0].tolist(), strict=True
+    ):
+        members.setdefault(kept, [ids[kept]]).append(ids[rank])
+    clusters = [members[kept] for kept in sorted(members)]
+    kept_rows = np.sort(work["row"].to_numpy()[keeper < 0])
     return DedupOutcome(
-        kept=frame.filter(mask),
+        kept=frame[kept_rows],
         exact_dropped=exact_dropped,
         near_dropped=near_dropped,
         clusters=clusters,
     )
 
 
-def _near_duplicates(rows: list[int], texts: list[str], config: DedupConfig) -> dict[int, int]:
-    """Map each near-duplicate among `rows` (given in visiting order) to the row it duplicates."""
-    if len(rows) < 2:
-        return {}
-    from datasketch import MinHash
+def band_params(config: DedupConfig) -> tuple[int, int]:
+    """(bands, rows) of the LSH banding: the config's, or derived from its threshold."""
+    if config.bands is not None and config.rows is not None:
+        return config.bands, config.rows
+    return minhash.band_params(config.threshold, config.num_perm)
 
-    signatures = dict(
-        zip(
-            rows,
-            MinHash.bulk(
-                (shingles(texts[row], config.shingle_size) for row in rows),
-                num_perm=config.num_perm,
-                seed=config.seed,
-                # CRC-32 is ~4x faster than the default SHA-1 and stable across processes;
-                # MinHash pre-mixes it with the MurmurHash3 finaliser before permuting.
-                hashfunc=zlib.crc32,
-            ),
-            strict=True,
-        )
+
+def signatures_for(
+    texts: pl.Series, config: DedupConfig, groups: np.ndarray | None = None, *, banded: bool = True
+) -> minhash.Signatures:
+    """The MinHash signatures of normalised `texts` under `config` (and their LSH band keys
+    within `groups`, unless `banded` is off)."""
+    bands, rows = band_params(config) if banded else (0, 0)
+    return minhash.compute_signatures(
+        texts,
+        size=config.shingle_size,
+        unit=config.shingle,
+        num_perm=config.num_perm,
+        seed=config.seed,
+        threads=THREADS,
+        bands=bands,
+        rows=rows,
+        groups=groups,
     )
-    index = _lsh_index(config)
-    for row in rows:
-        index.insert(row, signatures[row], check_duplication=False)
-
-    keeper: dict[int, int] = {}
-    kept: set[int] = set()
-    for row in rows:
-        if row in keeper:
-            continue
-        kept.add(row)
-        # LSH candidates are approximate: confirm each with the estimated Jaccard similarity.
-        signature = signatures[row]
-        for other in sorted(index.query(signature)):
-            if (
-                other not in kept
-                and other not in keeper
-                and signature.jaccard(signatures[other]) >= config.threshold
-            ):
-                keeper[other] = row
-    return keeper
 
 
-def _lsh_index(config: DedupConfig) -> Any:
-    """A `MinHashLSH` for the config's threshold, with a fallback banding where it has none."""
-    from datasketch import MinHashLSH
-
-    try:
-        return MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
-    except ValueError:
-        # At high thresholds with few permutations the optimiser picks a single band, which
-        # MinHashLSH refuses. Two bands of half the signature each is the most selective
-        # banding it accepts; candidates are confirmed by Jaccard anyway.
-        return MinHashLSH(num_perm=config.num_perm, params=(2, config.num_perm // 2))
+def _near_duplicates(texts: pl.Series, groups: np.ndarray, config: DedupConfig) -> np.ndarray:
+    """For texts in visiting order: the index of the text each one duplicates, or -1."""
+    if len(texts) < 2:
+        return np.full(len(texts), -1, dtype=np.int64)
+    signatures = signatures_for(texts, config, groups)
+    left, right = minhash.candidate_pairs(signatures.keys)
+    confirmed = minhash.verify(signatures, left, right, config.threshold)
+    # Pairs come sorted by (left, right) with left < right: when a row's pairs come up,
+    # whether it is claimed is settled, so one pass applies the keep rule.
+    claimed = [-1] * len(texts)
+    for i, j in zip(left[confirmed].tolist(), right[confirmed].tolist(), strict=True):
+        if claimed[i] < 0 and claimed[j] < 0:
+            claimed[j] = i
+    return np.array(claimed, dtype=np.int64)
 
 
 def deduplicate_per_role(frame: pl.DataFrame, config: DedupConfig) -> DedupOutcome:
     """`deduplicate` within each role: the same question put to two roles is two samples,
     and adding a role never drops a row another role already had."""
-    if frame.height == 0 or "role_id" not in frame.columns:
-        return deduplicate(frame, config)
-    outcomes = [
-        deduplicate(part, config) for part in frame.partition_by("role_id", maintain_order=True)
-    ]
-    return DedupOutcome(
-        kept=pl.concat([outcome.kept for outcome in outcomes]),
-        exact_dropped=sum(outcome.exact_dropped for outcome in outcomes),
-        near_dropped=sum(outcome.near_dropped for outcome in outcomes),
-        clusters=[cluster for outcome in outcomes for cluster in outcome.clusters],
-    )
+    by = "role_id" if "role_id" in frame.columns else None
+    return deduplicate(frame, config, by=by)
+
+
+__all__ = [
+    "DedupOutcome",
+    "band_params",
+    "dedup_text",
+    "dedup_text_expr",
+    "dedup_texts",
+    "deduplicate",
+    "deduplicate_per_role",
+    "shingles",
+    "signatures_for",
+]

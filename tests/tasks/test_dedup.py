@@ -1,11 +1,21 @@
 import random
 
+import numpy as np
 import polars as pl
 import pytest
 
 from rolemill.schemas.quality import DedupConfig
 from rolemill.schemas.sample import Provenance, Sample
-from rolemill.tasks.dedup import dedup_text, deduplicate, shingles
+from rolemill.tasks.dedup import (
+    MESSAGES_DTYPE,
+    band_params,
+    dedup_text,
+    dedup_text_expr,
+    deduplicate,
+    deduplicate_per_role,
+    shingles,
+)
+from rolemill.tasks.minhash import candidate_pairs, compute_signatures, shingle_hash, verify
 
 QUESTION = "Mr. Holmes, how did you know that I had come from Afghanistan?"
 ANSWER = (
@@ -77,9 +87,18 @@ def test_dedup_text_takes_user_turns_and_final_answer_normalised() -> None:
     assert dedup_text([{"role": "system", "content": "only a system turn"}]) == ""
 
 
-def test_shingles_are_character_ngrams() -> None:
-    assert sorted(shingles("abcab", 3)) == [b"abc", b"bca", b"cab"]
-    assert shingles("ab", 5) == [b"ab"]
+def test_shingles_are_word_or_character_ngrams() -> None:
+    assert shingles("abcab", 3, "char") == [b"abc", b"bca", b"cab"]
+    assert shingles("ab", 5, "char") == [b"ab"]
+    assert shingles("a b c a b", 2) == [b"a b", b"b c", b"c a"]
+    # Chinese and Japanese characters are words of their own, other scripts are not.
+    assert set(shingles("取经 ok 한국어", 2)) == {
+        "取经".encode(),
+        "经 ok".encode(),
+        "ok 한국어".encode(),
+    }
+    assert shingles("one two", 3) == [b"one two"]
+    assert shingles("", 3) == []
 
 
 def test_exact_duplicates_differing_in_case_punctuation_whitespace_are_removed() -> None:
@@ -211,3 +230,353 @@ def test_config_bounds() -> None:
         DedupConfig(num_perm=8)
     with pytest.raises(ValueError, match="extra"):
         DedupConfig.model_validate({"treshold": 0.9})
+
+
+# --- datasketch compatibility -------------------------------------------------------
+
+COMPAT_TEXTS = [
+    dedup_text([{"role": "user", "content": QUESTION}, {"role": "assistant", "content": ANSWER}]),
+    dedup_text(
+        [{"role": "user", "content": ZH_QUESTION}, {"role": "assistant", "content": ZH_ANSWER}]
+    ),
+    "mixed 中文 text カタカナ 한국어 éè 𠀀 end",
+    "one",
+    "a b a b a b",
+]
+
+
+@pytest.mark.parametrize(
+    ("unit", "size", "num_perm", "seed"),
+    [("word", 2, 128, 1), ("word", 1, 64, 7), ("word", 5, 16, 0), ("char", 5, 128, 1)],
+)
+def test_signatures_equal_datasketch_minhash_bit_for_bit(
+    unit: str, size: int, num_perm: int, seed: int
+) -> None:
+    from datasketch import MinHash
+
+    signatures = compute_signatures(
+        pl.Series(COMPAT_TEXTS),
+        size=size,
+        unit=unit,
+        num_perm=num_perm,
+        seed=seed,  # type: ignore[arg-type]
+    )
+    assert signatures.values.dtype == np.uint32
+    for row, text in enumerate(COMPAT_TEXTS):
+        reference = MinHash(num_perm=num_perm, seed=seed, hashfunc=shingle_hash)
+        for gram in shingles(text, size, unit):  # type: ignore[arg-type]
+            reference.update(gram)
+        assert reference.hashvalues.dtype == np.uint32
+        assert np.array_equal(reference.hashvalues, signatures.values[row]), text
+        assert set(signatures.shingle_set(row).tolist()) == {
+            shingle_hash(gram)
+            for gram in shingles(text, size, unit)  # type: ignore[arg-type]
+        }
+
+
+def test_lean_minhash_from_our_signatures_works_in_datasketch_lsh() -> None:
+    from datasketch import LeanMinHash, MinHash, MinHashLSH
+
+    texts = [ANSWER, ANSWER_REWORDED, OTHER_ANSWER, ZH_ANSWER, ZH_ANSWER_REWORDED]
+    normalised = [dedup_text([{"role": "assistant", "content": t}]) for t in texts]
+    config = DedupConfig()
+    signatures = compute_signatures(
+        pl.Series(normalised), size=2, unit="word", num_perm=config.num_perm, seed=config.seed
+    )
+    lean = [
+        LeanMinHash(seed=config.seed, hashvalues=row, scheme="affine32")
+        for row in signatures.values
+    ]
+    for params in (None, band_params(config)):
+        lsh = (
+            MinHashLSH(threshold=config.threshold, num_perm=config.num_perm)
+            if params is None
+            else MinHashLSH(num_perm=config.num_perm, params=params)
+        )
+        for key, sketch in enumerate(lean):
+            lsh.insert(key, sketch)
+        assert set(lsh.query(lean[0])) == {0, 1}
+        assert set(lsh.query(lean[3])) == {3, 4}
+    # Our sketches and datasketch's own compare as one.
+    theirs = MinHash(num_perm=config.num_perm, seed=config.seed, hashfunc=shingle_hash)
+    theirs.update_batch(shingles(normalised[1], 2))
+    assert lean[0].jaccard(theirs) == lean[0].jaccard(lean[1]) >= 0.8
+
+
+def test_band_params_derive_from_threshold_or_are_set() -> None:
+    bands, rows = band_params(DedupConfig())
+    assert bands * rows <= 128
+    # A pair exactly at the threshold becomes a candidate with probability >= 0.995.
+    assert 1 - (1 - 0.8**rows) ** bands >= 0.995
+    assert band_params(DedupConfig(threshold=0.5)) != (bands, rows)
+    assert band_params(DedupConfig(bands=16, rows=8)) == (16, 8)
+    with pytest.raises(ValueError, match="together"):
+        DedupConfig(bands=16)
+    with pytest.raises(ValueError, match="exceeds num_perm"):
+        DedupConfig(bands=16, rows=9)
+
+
+# --- a labelled set with realistic overlap ---------------------------------------------
+
+SYNONYMS = {
+    "quickly": "swiftly",
+    "big": "large",
+    "said": "remarked",
+    "small": "little",
+    "begin": "start",
+    "help": "assist",
+    "answer": "reply",
+    "think": "believe",
+    "friend": "companion",
+    "city": "town",
+    "house": "home",
+    "road": "street",
+    "always": "ever",
+    "happy": "glad",
+    "old": "ancient",
+    "strange": "odd",
+}
+FILLERS = ["indeed", "really", "well", "perhaps", "truly", "of course", "you see"]
+QUESTIONS = [
+    "What do you think about the {noun} in the {place}?",
+    "Can you help me find the {noun} near the {place}?",
+    "Why did you go to the {place} with your {person}?",
+    "How would you answer a {person} who asks about the {noun}?",
+]
+OPENINGS = [
+    "Well, my {person}, I think the {noun} is the key to this whole affair.",
+    "I always begin with the {noun}, because the {place} tells its own story.",
+    "You ask a fair question, and I shall answer it as plainly as I can.",
+    "Nothing in the {place} is what it seems, least of all the {noun}.",
+]
+MIDDLES = [
+    "When I walked along the old road to the {place}, I saw a strange mark on the {noun}, "
+    "and my {person} said it was nothing, but I knew better than that.",
+    "A small detail, such as the dust on a {noun} or the mud on a boot, can help more than "
+    "a hundred witnesses who saw everything in the {place} and understood none of it.",
+    "The house by the {place} was quiet, yet the {noun} had been moved twice since "
+    "morning, which only a careful {person} would ever notice.",
+    "I went quickly to the city, spoke with an old friend about the {noun}, and came back "
+    "to the {place} before my {person} had finished breakfast.",
+]
+CLOSINGS = [
+    "So the answer is simple once you see it, and I am happy to explain it again.",
+    "Come, my {person}, the game is afoot and the {place} will not wait for us.",
+    "That is all I can say for now; the rest must wait until morning.",
+    "Think on it, and you will find the {noun} has told us everything already.",
+]
+SLOTS = {
+    "noun": ["letter", "candle", "watch", "map", "key", "painting", "ledger", "glove"],
+    "place": ["station", "harbour", "garden", "library", "market", "chapel"],
+    "person": ["friend", "doctor", "brother", "client", "landlady", "inspector"],
+}
+
+
+def _fill(template: str, rng: random.Random) -> str:
+    return template.format(**{slot: rng.choice(options) for slot, options in SLOTS.items()})
+
+
+def _paraphrase(text: str, edits: int, rng: random.Random) -> str:
+    """Word-level edits a rewording model makes: synonyms, swaps, insertions, deletions,
+    punctuation and case (the last two vanish in normalisation)."""
+    words = text.split()
+    for _ in range(edits):
+        kind = rng.choice(["synonym", "swap", "insert", "delete", "punctuation", "case"])
+        at = rng.randrange(len(words))
+        if kind == "synonym":
+            plain = words[at].strip(".,;?!").lower()
+            replacement = SYNONYMS.get(plain) or {v: k for k, v in SYNONYMS.items()}.get(plain)
+            words[at] = replacement or rng.choice(list(SYNONYMS.values()))
+        elif kind == "swap" and at + 1 < len(words):
+            words[at], words[at + 1] = words[at + 1], words[at]
+        elif kind == "insert":
+            words.insert(at, rng.choice(FILLERS))
+        elif kind == "delete" and len(words) > 5:
+            del words[at]
+        elif kind == "punctuation":
+            words[at] = words[at] + rng.choice([",", ";", "!", " -"])
+        else:
+            words[at] = words[at].upper()
+    return " ".join(words)
+
+
+def _labelled_frame(seed: int = 0, bases: int = 300) -> pl.DataFrame:
+    """Templated dialogues, paraphrase-edited copies (0-12 edits) and exact copies."""
+    rng = random.Random(seed)
+    rows: list[tuple[str, str, str]] = []  # (role, question, answer)
+    for _ in range(bases):
+        question = _fill(rng.choice(QUESTIONS), rng)
+        answer = " ".join(
+            _fill(rng.choice(part), rng) for part in (OPENINGS, MIDDLES, MIDDLES, CLOSINGS)
+        )
+        rows.append((rng.choice(["holmes", "watson"]), question, answer))
+    for _ in range(bases):
+        role, question, answer = rng.choice(rows[:bases])
+        edits = rng.randrange(13)
+        rows.append((role, _paraphrase(question, edits // 4, rng), _paraphrase(answer, edits, rng)))
+    for _ in range(bases // 6):
+        role, question, answer = rng.choice(rows)
+        rows.append((role, question.upper(), answer.replace(",", " ,") + "!"))
+    order = list(range(len(rows)))
+    rng.shuffle(order)
+    return pl.DataFrame(
+        {
+            "id": [f"s{rng.getrandbits(48):012x}" for _ in rows],
+            "role_id": [rows[i][0] for i in order],
+            "messages": [
+                [
+                    {"role": "user", "content": rows[i][1]},
+                    {"role": "assistant", "content": rows[i][2]},
+                ]
+                for i in order
+            ],
+        },
+        schema={"id": pl.String, "role_id": pl.String, "messages": MESSAGES_DTYPE},
+    )
+
+
+def _true_jaccard(frame: pl.DataFrame) -> tuple[list[str], dict[tuple[int, int], float]]:
+    """The exact Jaccard similarity of every same-role pair sharing a shingle."""
+    texts = frame.select(dedup_text_expr()).to_series().to_list()
+    sets = [frozenset(shingles(text, 2)) for text in texts]
+    roles = frame["role_id"].to_list()
+    similarity = {}
+    for i in range(len(sets)):
+        for j in range(i + 1, len(sets)):
+            if roles[i] == roles[j]:
+                union = len(sets[i] | sets[j])
+                similarity[(i, j)] = len(sets[i] & sets[j]) / union if union else 1.0
+    return texts, similarity
+
+
+def test_labelled_set_recall_and_precision_at_jaccard_0_8() -> None:
+    frame = _labelled_frame()
+    texts, similarity = _true_jaccard(frame)
+    truth = {pair for pair, value in similarity.items() if value >= 0.8}
+    # The set is realistic only if it has pairs on both sides of the threshold, close to it.
+    assert len(truth) >= 200
+    assert sum(0.7 <= value < 0.8 for value in similarity.values()) >= 50
+    assert sum(0.8 <= value < 0.9 for value in similarity.values()) >= 50
+
+    # Pair level: the candidates LSH proposes and verification confirms.
+    config = DedupConfig()
+    bands, rows = band_params(config)
+    signatures = compute_signatures(
+        pl.Series(texts),
+        size=2,
+        unit="word",
+        num_perm=config.num_perm,
+        seed=config.seed,
+        bands=bands,
+        rows=rows,
+        groups=frame["role_id"].rank("dense").to_numpy(),
+    )
+    left, right = candidate_pairs(signatures.keys)
+    ok = verify(signatures, left, right, config.threshold)
+    found = set(zip(left[ok].tolist(), right[ok].tolist(), strict=True))
+    hits = len(found & truth)
+    assert hits / len(truth) >= 0.98, (hits, len(truth))
+    assert hits / len(found) >= 0.99, (hits, len(found))
+
+    # Outcome level: no two kept rows are near-duplicates; every dropped row is a
+    # near-duplicate (or an exact one) of its cluster's kept row.
+    outcome = deduplicate_per_role(frame, config)
+    row_of = {sample_id: row for row, sample_id in enumerate(frame["id"].to_list())}
+    kept_rows = sorted(row_of[i] for i in outcome.kept["id"].to_list())
+    kept = set(kept_rows)
+    missed = [pair for pair in truth if pair[0] in kept and pair[1] in kept]
+    assert len(missed) <= 0.02 * len(truth), missed
+    drops = [(row_of[c[0]], row_of[m]) for c in outcome.clusters for m in c[1:]]
+    wrong = [d for d in drops if similarity[(min(d), max(d))] < 0.8]
+    assert len(wrong) <= 0.01 * len(drops), wrong
+    assert outcome.dropped == len(drops) == frame.height - len(kept)
+
+
+def test_exact_duplicates_are_always_caught_and_keep_rule_ignores_input_order() -> None:
+    frame = _labelled_frame(seed=1, bases=120)
+    texts = frame.select(dedup_text_expr()).to_series().to_list()
+    roles = frame["role_id"].to_list()
+    outcomes = [
+        deduplicate_per_role(frame.sample(fraction=1.0, shuffle=True, seed=seed), DedupConfig())
+        for seed in range(4)
+    ]
+    first = outcomes[0]
+    for outcome in outcomes[1:]:
+        assert sorted(outcome.kept["id"].to_list()) == sorted(first.kept["id"].to_list())
+        assert outcome.clusters == first.clusters
+        assert (outcome.exact_dropped, outcome.near_dropped) == (
+            first.exact_dropped,
+            first.near_dropped,
+        )
+    kept = set(first.kept["id"].to_list())
+    ids = frame["id"].to_list()
+    distinct = {(roles[i], texts[i]) for i in range(frame.height)}
+    kept_keys = [(roles[i], texts[i]) for i in range(frame.height) if ids[i] in kept]
+    assert len(kept_keys) == len(set(kept_keys))  # no exact duplicate survives
+    assert first.exact_dropped == frame.height - len(distinct)
+    for cluster in first.clusters:
+        assert cluster[0] == min(cluster)
+
+
+def test_text_choice_per_config() -> None:
+    question_a = _sample("Who are you?", ANSWER, task="t1")
+    question_b = _sample("Where do you live?", ANSWER, task="t2")
+    frame = _frame([question_a, question_b])
+    assert deduplicate(frame, DedupConfig(near=False)).dropped == 0
+    outcome = deduplicate(frame, DedupConfig(text="final"))
+    assert (outcome.exact_dropped, outcome.near_dropped) == (1, 0)
+    by_config = DedupConfig(near=False, text_by_config={"context_instruct": "final"})
+    assert deduplicate(frame, by_config).exact_dropped == 1
+    other_config = DedupConfig(near=False, text_by_config={"mrc": "final"})
+    assert deduplicate(frame, other_config).dropped == 0
+    messages = [
+        {"role": "system", "content": "S"},
+        {"role": "user", "content": "Q1"},
+        {"role": "assistant", "content": "A1"},
+        {"role": "user", "content": "Q2"},
+        {"role": "assistant", "content": "A2"},
+    ]
+    assert dedup_text(messages, "user") == "q1 q2"
+    assert dedup_text(messages, "final") == "a2"
+    assert dedup_text(messages, "dialogue") == "q1 a1 q2 a2"
+
+
+def test_same_text_in_two_roles_is_kept_twice() -> None:
+    holmes = _sample(QUESTION, ANSWER)
+    watson = _sample(QUESTION, ANSWER, role="john-watson")
+    holmes_reworded = _sample(QUESTION, ANSWER_REWORDED)
+    outcome = deduplicate_per_role(_frame([holmes, watson, holmes_reworded]), DedupConfig())
+    assert outcome.near_dropped == 1
+    assert {holmes.id, watson.id} <= set(outcome.kept["id"])
+
+
+def test_signatures_do_not_depend_on_batching_or_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rolemill.tasks import minhash
+
+    texts = pl.Series(COMPAT_TEXTS * 3)
+    groups = np.arange(len(texts)) % 2
+
+    def run(threads: int) -> minhash.Signatures:
+        return compute_signatures(
+            texts,
+            size=2,
+            unit="word",
+            num_perm=32,
+            seed=1,
+            threads=threads,
+            bands=4,
+            rows=8,
+            groups=groups,
+        )
+
+    whole = run(1)
+    monkeypatch.setattr(minhash, "BATCH_DOCS", 2)
+    for threads in (1, 2):
+        batched = run(threads)
+        assert np.array_equal(batched.values, whole.values)
+        assert np.array_equal(batched.keys, whole.keys)
+        assert np.array_equal(batched.hashes, whole.hashes)
+        assert np.array_equal(batched.offsets, whole.offsets)
+    # Equal texts in one group share every band key; in different groups, none.
+    assert np.array_equal(whole.keys[:, 0], whole.keys[:, 10])
+    assert not np.any(whole.keys[:, 0] == whole.keys[:, 5])
