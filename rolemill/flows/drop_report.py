@@ -1,0 +1,105 @@
+"""What a build left out, per config and reason, with a few examples of each.
+
+Quality filters, in-build dedup and the cross-version check each add their counts here;
+the report is written as `drops.json` in the run workspace and summed in the run summary.
+A duplicate's example is its cluster: the kept row and a few of the rows it stood for.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+EXCERPT_CHARS = 160
+EXAMPLES_PER_REASON = 3
+MEMBERS_PER_CLUSTER = 3
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """One line of at most `limit` characters."""
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def final_replies(frame: pl.DataFrame, ids: Iterable[str]) -> dict[str, str]:
+    """id -> the final assistant turn of those rows of a canonical sample frame."""
+    wanted = pl.Series(list(ids), dtype=pl.String)
+    if frame.is_empty() or wanted.is_empty() or "messages" not in frame.columns:
+        return {}
+    rows = frame.filter(pl.col("id").is_in(wanted.implode())).select(
+        "id",
+        reply=pl.col("messages")
+        .list.eval(
+            pl.element()
+            .struct.field("content")
+            .filter(pl.element().struct.field("role") == "assistant")
+        )
+        .list.last()
+        .fill_null(""),
+    )
+    return dict(zip(rows["id"].to_list(), rows["reply"].to_list(), strict=True))
+
+
+def cluster_examples(
+    frame: pl.DataFrame, clusters: Sequence[Sequence[str]], limit: int = EXAMPLES_PER_REASON
+) -> list[dict[str, Any]]:
+    """The first `limit` duplicate clusters (kept id first) with each member's reply excerpt."""
+    chosen = [list(cluster[: 1 + MEMBERS_PER_CLUSTER]) for cluster in clusters[:limit]]
+    replies = final_replies(frame, (i for cluster in chosen for i in cluster))
+    return [
+        {
+            "kept": {"id": cluster[0], "reply": excerpt(replies.get(cluster[0], ""))},
+            "dropped": [{"id": i, "reply": excerpt(replies.get(i, ""))} for i in cluster[1:]],
+            "cluster_size": len(full),
+        }
+        for cluster, full in zip(chosen, clusters, strict=False)
+    ]
+
+
+@dataclass
+class DropReport:
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """config -> reason -> rows dropped"""
+    examples: dict[str, dict[str, list[dict[str, Any]]]] = field(default_factory=dict)
+    """config -> reason -> a few examples"""
+
+    def add(
+        self,
+        config: str,
+        reason: str,
+        count: int,
+        examples: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        if count <= 0:
+            return
+        per_reason = self.counts.setdefault(config, {})
+        per_reason[reason] = per_reason.get(reason, 0) + count
+        kept = self.examples.setdefault(config, {}).setdefault(reason, [])
+        kept.extend(dict(e) for e in examples[: EXAMPLES_PER_REASON - len(kept)])
+
+    def totals(self) -> dict[str, int]:
+        """reason -> rows dropped over every config."""
+        out: dict[str, int] = {}
+        for per_reason in self.counts.values():
+            for reason, count in per_reason.items():
+                out[reason] = out.get(reason, 0) + count
+        return out
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"counts": self.counts, "examples": self.examples}
+
+    def write(self, path: Path) -> None:
+        path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
+
+    def lines(self) -> list[str]:
+        """One line per config that lost rows: its reasons and counts."""
+        return [
+            f"    {config:<16} "
+            + ", ".join(f"{count} {reason.replace('_', ' ')}" for reason, count in reasons.items())
+            for config, reasons in self.counts.items()
+        ]

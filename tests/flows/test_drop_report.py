@@ -1,0 +1,56 @@
+import json
+
+import polars as pl
+
+from rolemill.flows.drop_report import DropReport, cluster_examples, excerpt
+from rolemill.tasks.dedup import MESSAGES_DTYPE
+
+
+def _frame(rows: dict[str, str]) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "id": list(rows),
+            "messages": [
+                [{"role": "user", "content": "Who are you?"}, {"role": "assistant", "content": r}]
+                for r in rows.values()
+            ],
+        },
+        schema={"id": pl.String, "messages": MESSAGES_DTYPE},
+    )
+
+
+def test_counts_sum_per_config_and_reason_and_examples_are_capped(tmp_path):
+    report = DropReport()
+    report.add("mrc", "too_short", 2, [{"id": "a"}, {"id": "b"}])
+    report.add("mrc", "too_short", 5, [{"id": f"c{i}"} for i in range(5)])
+    report.add("mrc", "near_duplicate", 0, [{"id": "ignored"}])
+    report.add("style_transfer", "too_short", 1)
+
+    assert report.counts == {"mrc": {"too_short": 7}, "style_transfer": {"too_short": 1}}
+    assert [e["id"] for e in report.examples["mrc"]["too_short"]] == ["a", "b", "c0"]
+    assert report.totals() == {"too_short": 8}
+    assert report.lines() == [
+        "    mrc              7 too short",
+        "    style_transfer   1 too short",
+    ]
+
+    path = tmp_path / "drops.json"
+    report.write(path)
+    assert json.loads(path.read_text())["counts"]["mrc"] == {"too_short": 7}
+
+
+def test_cluster_examples_quote_kept_and_dropped_replies():
+    frame = _frame({"a1": "I am Holmes.", "b2": "I am  Holmes!", "c3": "Watson here.", "d4": "x"})
+    examples = cluster_examples(frame, [["a1", "b2", "d4"], ["c3", "zz"]], limit=1)
+    assert examples == [
+        {
+            "kept": {"id": "a1", "reply": "I am Holmes."},
+            "dropped": [{"id": "b2", "reply": "I am Holmes!"}, {"id": "d4", "reply": "x"}],
+            "cluster_size": 3,
+        }
+    ]
+
+
+def test_excerpt_flattens_and_cuts():
+    assert excerpt("a\n b", 10) == "a b"
+    assert excerpt("word " * 50, 12) == "word word w…"
