@@ -206,7 +206,15 @@ class PublishConfig(_Section):
     enabled: bool = True
     target: str | None = Field(
         default=None,
-        description="a bare git repository path or git URL; default data/hub/<name>.git",
+        description="hf://datasets/<org>/<name>, git+file|https|ssh://..., a bare git "
+        "repository path or git URL; default data/hub/<name>.git (docs/publishing.md)",
+    )
+    private: bool = Field(
+        default=False, description="create the Hugging Face dataset repository as private"
+    )
+    token_secret: str | None = Field(
+        default=None,
+        description="Prefect Secret block holding the Hugging Face token (when HF_TOKEN is unset)",
     )
 
 
