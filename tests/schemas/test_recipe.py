@@ -91,6 +91,11 @@ def test_content_hash_ignores_the_publish_target(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     plain = load_recipe(path).recipe.content_hash()
     assert load_recipe(path, ["publish.target=/elsewhere.git"]).recipe.content_hash() == plain
+    hf = ["publish.target=hf://datasets/org/x", "publish.private=true", "publish.token_secret=t"]
+    published = load_recipe(path, hf).recipe
+    assert published.publish.private and published.publish.token_secret == "t"
+    assert published.publish.target == "hf://datasets/org/x"
+    assert published.content_hash() == plain
     assert load_recipe(path, ["llm.model=other"]).recipe.content_hash() != plain
 
 

@@ -26,8 +26,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from pydantic import ValidationError
-
 from rolemill.schemas.manifest import MANIFEST_FILENAME, Manifest
 from rolemill.tasks.publish.dataset_tree import write_manifest
 from rolemill.tasks.publish.hub import (
@@ -37,6 +35,7 @@ from rolemill.tasks.publish.hub import (
     as_version,
     check_new_version,
     checked_manifest,
+    parse_manifest,
     unknown_version,
 )
 from rolemill.tasks.publish.versioning import Version
@@ -234,14 +233,7 @@ class GitLfsHub:
             repo=cache,
             hint=f"Version {tag} has no {MANIFEST_FILENAME}; it was not published by rolemill",
         )  # fmt: skip
-        try:
-            return Manifest.model_validate_json(text)
-        except ValidationError as error:
-            raise HubError(
-                f"{MANIFEST_FILENAME} of {tag} on hub {self.remote} is not a rolemill "
-                f"manifest ({error.error_count()} errors, first: {error.errors()[0]['msg']}); "
-                "was the tag made by another tool?"
-            ) from error
+        return parse_manifest(text, tag, self.remote)
 
     def _require_git_lfs(self) -> None:
         self._git(

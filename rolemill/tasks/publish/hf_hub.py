@@ -25,12 +25,11 @@ from pathlib import Path
 
 from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, get_token
 from huggingface_hub.errors import (
+    EntryNotFoundError,
     HfHubHTTPError,
-    RemoteEntryNotFoundError,
     RepositoryNotFoundError,
 )
 from huggingface_hub.hf_api import GitRefs
-from pydantic import ValidationError
 
 from rolemill.schemas.manifest import MANIFEST_FILENAME, Manifest
 from rolemill.tasks.llm.secrets import redact, register_secret
@@ -42,6 +41,7 @@ from rolemill.tasks.publish.hub import (
     as_version,
     check_new_version,
     checked_manifest,
+    parse_manifest,
     unknown_version,
 )
 from rolemill.tasks.publish.versioning import Version
@@ -132,7 +132,11 @@ class HfHub:
         token = self._write_token()
         with self._calls("create the dataset repository"):
             self.api.create_repo(
-                self.repo_id, repo_type=REPO_TYPE, private=self.private, exist_ok=True, token=token
+                self.repo_id,
+                repo_type=REPO_TYPE,
+                private=self.private or None,
+                exist_ok=True,
+                token=token,
             )
 
     def publish(self, tree: Path, version: Version, message: str) -> PublishedVersion:
@@ -216,20 +220,13 @@ class HfHub:
                     cache_dir=self.workdir / "hf-cache", token=self._read_token(),
                 )  # fmt: skip
         except HubError as error:
-            if isinstance(error.__cause__, RemoteEntryNotFoundError):
+            if isinstance(error.__cause__, EntryNotFoundError):
                 raise HubError(
                     f"version {version.tag} on hub {self.remote} has no {MANIFEST_FILENAME}; "
                     "it was not published by rolemill"
                 ) from None
             raise
-        try:
-            return Manifest.model_validate_json(Path(path).read_text(encoding="utf-8"))
-        except ValidationError as error:
-            raise HubError(
-                f"{MANIFEST_FILENAME} of {version.tag} on hub {self.remote} is not a rolemill "
-                f"manifest ({error.error_count()} errors, first: {error.errors()[0]['msg']}); "
-                "was the tag made by another tool?"
-            ) from None
+        return parse_manifest(Path(path).read_text(encoding="utf-8"), version.tag, self.remote)
 
     def _files_at(self, head: str | None) -> list[str]:
         if head is None:
@@ -270,14 +267,14 @@ class HfHub:
             status = error.response.status_code
             if guarded_by is not None and status in CONFLICT_STATUSES:
                 raise self._conflict(guarded_by.head, None) from error
-            if status in (401, 403):
-                raise HubError(
-                    f"hub {self.remote} refused to {doing} (HTTP {status}): {TOKEN_HINT}"
-                ) from error
-            if isinstance(error, RepositoryNotFoundError):
+            if isinstance(error, RepositoryNotFoundError):  # the Hub says 401 or 404
                 raise HubError(
                     f"hub {self.remote} has no such dataset repository (HTTP {status}); check "
                     f"the name in publish.target, or if it is private: {TOKEN_HINT}"
+                ) from error
+            if status in (401, 403):
+                raise HubError(
+                    f"hub {self.remote} refused to {doing} (HTTP {status}): {TOKEN_HINT}"
                 ) from error
             detail = redact(error.server_message or str(error).strip().splitlines()[0])
             raise HubError(

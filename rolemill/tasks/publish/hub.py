@@ -121,5 +121,17 @@ def unknown_version(remote: str, version: Version, published: list[Version]) -> 
     )
 
 
+def parse_manifest(text: str, tag: str, remote: str) -> Manifest:
+    """A published version's `manifest.json`; HubError if rolemill did not write it."""
+    try:
+        return Manifest.model_validate_json(text)
+    except ValidationError as error:
+        raise HubError(
+            f"{MANIFEST_FILENAME} of {tag} on hub {remote} is not a rolemill "
+            f"manifest ({error.error_count()} errors, first: {error.errors()[0]['msg']}); "
+            "was the tag made by another tool?"
+        ) from error
+
+
 def as_version(version: Version | str) -> Version:
     return Version.parse(version) if isinstance(version, str) else version

@@ -223,3 +223,26 @@ def test_a_tag_without_a_manifest_is_not_ours(fake: FakeHfHub, tmp_path: Path) -
     repo.tags["v0.1.0"] = repo.branches["main"]
     with pytest.raises(HubError, match=r"v0\.1\.0 on hub hf://datasets/org/demo has no manifest"):
         hub.latest_manifest()
+
+
+def test_hub_list_reads_an_hf_target(
+    fake: FakeHfHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from rolemill.cli import app
+
+    release(
+        make_hub(fake, tmp_path),
+        make_tree(tmp_path / "t1", {"chat": sample_table("chat", range(4))}),
+    )
+    # What HF_ENDPOINT sets when huggingface_hub is imported.
+    monkeypatch.setattr(constants, "ENDPOINT", fake.url)
+    template = f"{fake.url}/{{repo_id}}/resolve/{{revision}}/{{filename}}"
+    monkeypatch.setattr(constants, "HUGGINGFACE_CO_URL_TEMPLATE", template)
+    monkeypatch.setenv("ROLEMILL_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(app, ["hub", "list", "hf://datasets/org/demo"])
+    assert result.exit_code == 0, result.output
+    assert result.output.split()[0] == "v0.1.0" and "chat 4" in result.output
+    result = CliRunner().invoke(app, ["hub", "list", "hf://models/org/demo"])
+    assert result.exit_code != 0 and "publish.target" in result.output
