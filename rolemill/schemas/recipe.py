@@ -217,6 +217,17 @@ class PublishConfig(_Section):
         description="Prefect Secret block holding the Hugging Face token (when HF_TOKEN is unset)",
     )
 
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, target: str | None) -> str | None:
+        """A target no hub understands is refused when the recipe loads, not after the build."""
+        if target is None or not target.strip():
+            return None  # the default: the local hub
+        from rolemill.tasks.publish.targets import parse_target
+
+        parse_target(target)
+        return target
+
 
 class Recipe(_Section):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="the dataset's name")

@@ -99,6 +99,13 @@ def test_content_hash_ignores_the_publish_target(tmp_path: Path) -> None:
     assert load_recipe(path, ["llm.model=other"]).recipe.content_hash() != plain
 
 
+def test_an_unknown_publish_target_is_refused_when_the_recipe_loads(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(InputError, match=r"s3://bucket/x.*hf://datasets/<org>/<name>") as caught:
+        load_recipe(path, ["publish.target=s3://bucket/x"])
+    assert caught.value.field == "publish.target"
+
+
 def test_relative_paths_resolve_against_the_recipe_folder(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + "publish:\n  target: hub/tiny.git\n")
     loaded = load_recipe(path, ["llm.cache_dir=cache"])

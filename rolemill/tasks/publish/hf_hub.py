@@ -44,11 +44,11 @@ from rolemill.tasks.publish.hub import (
     parse_manifest,
     unknown_version,
 )
+from rolemill.tasks.publish.targets import HF_PREFIX
 from rolemill.tasks.publish.versioning import Version
 
 REPO_TYPE = "dataset"
 BRANCH = "main"
-TARGET_PREFIX = "hf://datasets/"
 TOKEN_SECRET_ENV = "ROLEMILL_HF_TOKEN_SECRET"
 KEPT_FILES = frozenset({".gitattributes"})  # the Hub's own file, never deleted by a version
 CONFLICT_STATUSES = (409, 412)  # conflict / parent_commit is no longer the head
@@ -85,7 +85,7 @@ class HfHub:
         endpoint: str | None = None,
     ):
         self.repo_id = repo_id
-        self.remote = f"{TARGET_PREFIX}{repo_id}"
+        self.remote = f"{HF_PREFIX}{repo_id}"
         self.workdir = Path(workdir)
         self.private = private
         self.token_secret = token_secret or os.environ.get(TOKEN_SECRET_ENV) or None
@@ -288,22 +288,6 @@ class HfHub:
                 f"cannot reach the Hugging Face Hub at {self.api.endpoint} to {doing} "
                 f"({type(error).__name__}); check the network, or HF_ENDPOINT"
             ) from error
-
-
-def parse_repo_id(target: str) -> str:
-    """`hf://datasets/<org>/<name>` -> `<org>/<name>`; HubError for anything else."""
-    repo_id = target.removeprefix(TARGET_PREFIX).strip("/")
-    parts = repo_id.split("/")
-    if (
-        not target.startswith(TARGET_PREFIX)
-        or len(parts) != 2
-        or not all(part and part not in (".", "..") for part in parts)
-    ):
-        raise HubError(
-            f"publish.target {target!r} is not a Hugging Face dataset: write "
-            "hf://datasets/<org>/<name> (models and spaces cannot hold a dataset)"
-        )
-    return repo_id
 
 
 def _resolve_token(block_name: str | None) -> str | None:

@@ -58,6 +58,7 @@ def test_a_dataset_name_is_the_local_hub(tmp_path: Path) -> None:
         ("s3://bucket/demo", "cannot publish to a s3:// address"),
         ("git+ftp://example.org/demo.git", "cannot publish to a git\\+ftp:// address"),
         ("git+file://", "names no repository"),
+        ("git+file://hub/demo.git", "takes an absolute path"),
         ("  ", "is empty"),
     ],
 )
