@@ -27,6 +27,7 @@ from huggingface_hub import CommitOperationAdd, CommitOperationDelete, HfApi, ge
 from huggingface_hub.errors import (
     EntryNotFoundError,
     HfHubHTTPError,
+    LocalEntryNotFoundError,
     RepositoryNotFoundError,
 )
 from huggingface_hub.hf_api import GitRefs
@@ -220,7 +221,8 @@ class HfHub:
                     cache_dir=self.workdir / "hf-cache", token=self._read_token(),
                 )  # fmt: skip
         except HubError as error:
-            if isinstance(error.__cause__, EntryNotFoundError):
+            cause = error.__cause__  # a 404 from the Hub, not a cache miss while offline
+            if isinstance(cause, EntryNotFoundError) and isinstance(cause, HfHubHTTPError):
                 raise HubError(
                     f"version {version.tag} on hub {self.remote} has no {MANIFEST_FILENAME}; "
                     "it was not published by rolemill"
@@ -334,6 +336,7 @@ def _tree_files(tree: Path) -> list[str]:
 
 
 def _is_transport_error(error: Exception) -> bool:
-    """A network failure from whichever HTTP client this huggingface_hub uses."""
+    """A network failure, from huggingface_hub or whichever HTTP client it uses."""
     package = type(error).__module__.partition(".")[0]
-    return isinstance(error, OSError) or package in ("httpx", "httpx2", "requests", "urllib3")
+    network = (ConnectionError, TimeoutError, LocalEntryNotFoundError)
+    return isinstance(error, network) or package in ("httpx", "httpx2", "requests", "urllib3")
