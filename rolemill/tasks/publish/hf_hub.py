@@ -283,6 +283,10 @@ class HfHub:
                 f"hub {self.remote} failed to {doing} (HTTP {status}: {detail}); retry later, "
                 "or check the Hub's status"
             ) from error
+        except ValueError as error:  # e.g. the Hub found the card's YAML invalid
+            raise HubError(
+                f"hub {self.remote} refused to {doing}: {redact(str(error)).strip()}"
+            ) from error
         except Exception as error:
             if not _is_transport_error(error):
                 raise

@@ -91,7 +91,8 @@ class FakeHfHub:
         with self._lock:
             self.calls.append(Call(method, path, parsed))
             if kind in self.fail:
-                return self.fail[kind], {}, {"error": f"scripted {self.fail[kind]}"}
+                message = f"scripted {self.fail[kind]}"
+                return self.fail[kind], {}, {"error": message, "errors": [{"message": message}]}
             authorized = headers.get("Authorization") == f"Bearer {self.token}"
             return self._route(kind, method, path, parsed, authorized)
 

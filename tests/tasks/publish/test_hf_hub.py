@@ -166,6 +166,16 @@ def test_a_conflicting_commit_is_a_clear_error_and_no_tag(
     assert fake.calls_to("commit")[-1].body[0]["value"]["parentCommit"] == tags_before["v0.1.0"]
 
 
+def test_a_card_the_hub_rejects_is_a_clear_error_and_no_commit(
+    fake: FakeHfHub, tmp_path: Path
+) -> None:
+    fake.fail["validate-yaml"] = 400
+    tree = make_tree(tmp_path / "t1", {"chat": sample_table("chat", range(2))})
+    with pytest.raises(HubError, match=r"refused to commit v0\.1\.0: Invalid metadata in README"):
+        release(make_hub(fake, tmp_path), tree)
+    assert fake.calls_to("commit") == fake.calls_to("tag") == []
+
+
 def test_main_moved_since_the_latest_version_was_read(fake: FakeHfHub, tmp_path: Path) -> None:
     ours = make_hub(fake, tmp_path)
     theirs = HfHub(REPO, tmp_path / "theirs", endpoint=fake.url)
