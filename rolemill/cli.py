@@ -145,7 +145,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
     from rolemill.schemas.input_error import InputError
     from rolemill.tasks.llm import LLMConfigurationError, ProviderUnavailable
     from rolemill.tasks.llm.embedded_build import EmbeddedModelMissing
-    from rolemill.tasks.publish.git_lfs_hub import HubError
+    from rolemill.tasks.publish.hub import HubError
     from rolemill.tasks.validation import ValidationGateError
 
     return (
@@ -244,15 +244,18 @@ def build(
 @hub_app.command("list")
 def hub_list(
     name: Annotated[
-        str, typer.Argument(help="dataset name (local hub), bare repo path or git URL")
+        str,
+        typer.Argument(
+            help="dataset name (local hub), bare repo path, git URL or hf://datasets/<org>/<name>"
+        ),
     ],
 ) -> None:
     """List a dataset's versions with their row counts per config."""
-    from rolemill.tasks.publish.git_lfs_hub import HubError
-    from rolemill.tasks.publish.release import hub_for
+    from rolemill.tasks.publish.hub import HubError
+    from rolemill.tasks.publish.targets import hub_for
 
-    hub = hub_for(name)
     try:
+        hub = hub_for(name)
         listing = hub.list_versions()
     except HubError as exc:
         _fail(str(exc))

@@ -206,8 +206,27 @@ class PublishConfig(_Section):
     enabled: bool = True
     target: str | None = Field(
         default=None,
-        description="a bare git repository path or git URL; default data/hub/<name>.git",
+        description="hf://datasets/<org>/<name>, git+file|https|ssh://..., a bare git "
+        "repository path or git URL; default data/hub/<name>.git (docs/publishing.md)",
     )
+    private: bool = Field(
+        default=False, description="create the Hugging Face dataset repository as private"
+    )
+    token_secret: str | None = Field(
+        default=None,
+        description="Prefect Secret block holding the Hugging Face token (when HF_TOKEN is unset)",
+    )
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, target: str | None) -> str | None:
+        """A target no hub understands is refused when the recipe loads, not after the build."""
+        if target is None or not target.strip():
+            return None  # the default: the local hub
+        from rolemill.tasks.publish.targets import parse_target
+
+        parse_target(target)
+        return target
 
 
 class Recipe(_Section):

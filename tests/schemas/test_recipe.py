@@ -91,7 +91,19 @@ def test_content_hash_ignores_the_publish_target(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     plain = load_recipe(path).recipe.content_hash()
     assert load_recipe(path, ["publish.target=/elsewhere.git"]).recipe.content_hash() == plain
+    hf = ["publish.target=hf://datasets/org/x", "publish.private=true", "publish.token_secret=t"]
+    published = load_recipe(path, hf).recipe
+    assert published.publish.private and published.publish.token_secret == "t"
+    assert published.publish.target == "hf://datasets/org/x"
+    assert published.content_hash() == plain
     assert load_recipe(path, ["llm.model=other"]).recipe.content_hash() != plain
+
+
+def test_an_unknown_publish_target_is_refused_when_the_recipe_loads(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(InputError, match=r"s3://bucket/x.*hf://datasets/<org>/<name>") as caught:
+        load_recipe(path, ["publish.target=s3://bucket/x"])
+    assert caught.value.field == "publish.target"
 
 
 def test_relative_paths_resolve_against_the_recipe_folder(tmp_path: Path) -> None:

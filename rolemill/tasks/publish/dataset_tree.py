@@ -119,9 +119,14 @@ def size_category(rows: int) -> str:
     return "100M<n<1B"
 
 
+def manifest_text(manifest: Manifest) -> str:
+    """`manifest.json` as every hub stores it."""
+    return manifest.model_dump_json(indent=2) + "\n"
+
+
 def write_manifest(out_dir: Path, manifest: Manifest) -> Path:
     path = out_dir / MANIFEST_FILENAME
-    path.write_text(manifest.model_dump_json(indent=2) + "\n", encoding="utf-8")
+    path.write_text(manifest_text(manifest), encoding="utf-8")
     return path
 
 

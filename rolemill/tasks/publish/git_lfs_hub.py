@@ -23,15 +23,24 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
-from pydantic import ValidationError
-
 from rolemill.schemas.manifest import MANIFEST_FILENAME, Manifest
-from rolemill.tasks.publish.dataset_tree import file_sha256, read_manifest, write_manifest
+from rolemill.tasks.publish.dataset_tree import write_manifest
+from rolemill.tasks.publish.hub import (
+    HubError,
+    PublishedVersion,
+    VersionInfo,
+    as_version,
+    check_new_version,
+    checked_manifest,
+    parse_manifest,
+    unknown_version,
+)
 from rolemill.tasks.publish.versioning import Version
+
+__all__ = ["GitLfsHub", "HubError", "PublishedVersion", "VersionInfo"]
 
 BRANCH = "main"
 LFS_ATTRIBUTES = "*.parquet filter=lfs diff=lfs merge=lfs -text\n"
@@ -64,27 +73,6 @@ _DEFAULT_HINT = (
 )
 
 
-class HubError(Exception):
-    """A hub refused or failed an operation; the message says what to do."""
-
-
-@dataclass(frozen=True)
-class PublishedVersion:
-    remote: str
-    tag: str
-    commit: str
-
-
-@dataclass(frozen=True)
-class VersionInfo:
-    """One published version as `rolemill hub list` shows it."""
-
-    version: Version
-    tag: str
-    date: str  # ISO 8601, when the tag was made
-    rows: dict[str, int]  # rows per config, from the version's manifest
-
-
 class GitLfsHub:
     """A git remote holding one dataset; `workdir` is scratch space for clones."""
 
@@ -108,14 +96,10 @@ class GitLfsHub:
 
     def manifest(self, version: Version | str) -> Manifest:
         """`manifest.json` as published under `version` (fetches git objects, no LFS)."""
-        version = Version.parse(version) if isinstance(version, str) else version
+        version = as_version(version)
         available = self.versions()
         if version not in available:
-            shown = ", ".join(v.tag for v in available) or "none yet"
-            raise HubError(
-                f"hub {self.remote} has no version {version.tag} (published: {shown}); "
-                "pick one of those, or publish first"
-            )
+            raise unknown_version(self.remote, version, available)
         cache = self._fetch_tags([version.tag])
         return self._read_manifest(cache, version.tag)
 
@@ -160,21 +144,11 @@ class GitLfsHub:
     def publish(self, tree: Path, version: Version, message: str) -> PublishedVersion:
         """Publish the dataset tree at `tree` as `version`: one commit, tag, atomic push."""
         tree = Path(tree)
-        manifest = self._checked_manifest(tree, version)
+        manifest = checked_manifest(tree, version)
         self._require_git_lfs()
         self.ensure_remote()
         refs = self._remote_refs()
-        existing = sorted(_versions_in(refs))
-        if version in existing:
-            raise HubError(
-                f"version {version.tag} already exists on hub {self.remote}; published "
-                f"versions are immutable: publish as {existing[-1].bump('minor').tag} or later"
-            )
-        if existing and version < existing[-1]:
-            raise HubError(
-                f"version {version.tag} is older than the latest on hub {self.remote} "
-                f"({existing[-1].tag}); publish a newer version"
-            )
+        check_new_version(version, list(_versions_in(refs)), self.remote)
 
         self.workdir.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(prefix=f"publish-{version.tag}-", dir=self.workdir) as tmp:
@@ -214,29 +188,6 @@ class GitLfsHub:
         return PublishedVersion(remote=self.remote, tag=version.tag, commit=commit)
 
     # -- internals -------------------------------------------------------------------
-
-    def _checked_manifest(self, tree: Path, version: Version) -> Manifest:
-        """The tree's manifest stamped with `version`, after checking its files."""
-        try:
-            manifest = read_manifest(tree)
-        except (ValueError, ValidationError) as error:
-            raise HubError(
-                f"cannot publish {tree}: {error}; write the tree with write_dataset_tree"
-            ) from error
-        if manifest.version not in ("", str(version)):
-            raise HubError(
-                f"{tree / MANIFEST_FILENAME} says version {manifest.version!r} but publish was "
-                f"asked for {version}; publish it as {manifest.version} or rewrite the tree"
-            )
-        for config in manifest.configs.values():
-            for file in config.files:
-                path = tree / file.path
-                if not path.is_file() or file_sha256(path) != file.sha256:
-                    raise HubError(
-                        f"{path} is missing or does not match its sha256 in "
-                        f"{MANIFEST_FILENAME}; rewrite the tree before publishing"
-                    )
-        return manifest.model_copy(update={"version": str(version)})
 
     def _check_lfs_pointers(self, repo: Path, git: Callable[..., str]) -> None:
         """Every committed Parquet file must be an LFS pointer, not a plain blob."""
@@ -282,14 +233,7 @@ class GitLfsHub:
             repo=cache,
             hint=f"Version {tag} has no {MANIFEST_FILENAME}; it was not published by rolemill",
         )  # fmt: skip
-        try:
-            return Manifest.model_validate_json(text)
-        except ValidationError as error:
-            raise HubError(
-                f"{MANIFEST_FILENAME} of {tag} on hub {self.remote} is not a rolemill "
-                f"manifest ({error.error_count()} errors, first: {error.errors()[0]['msg']}); "
-                "was the tag made by another tool?"
-            ) from error
+        return parse_manifest(text, tag, self.remote)
 
     def _require_git_lfs(self) -> None:
         self._git(

@@ -6,31 +6,20 @@ otherwise nothing is pushed and the summary says which version already holds it.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import polars as pl
 
-from rolemill.paths import local_hub_remote
 from rolemill.schemas.dataset_configs import DATASET_CONFIGS
 from rolemill.tasks.parquet import to_plain_arrow
 from rolemill.tasks.publish.dataset_tree import write_dataset_tree, write_manifest
-from rolemill.tasks.publish.git_lfs_hub import GitLfsHub
+from rolemill.tasks.publish.targets import hub_for
 from rolemill.tasks.publish.versioning import next_version
 
 if TYPE_CHECKING:
     from rolemill.flows.summary import BuildSummary
     from rolemill.flows.workspace import RunWorkspace
     from rolemill.schemas.recipe import LoadedRecipe
-
-
-def hub_for(target: str, workdir: Path | None = None) -> GitLfsHub:
-    """The hub behind a recipe's target: a dataset name (local hub), a path or a git URL."""
-    from rolemill.paths import hub_dir
-
-    is_name = "/" not in target and ":" not in target and not target.endswith(".git")
-    remote: str | Path = local_hub_remote(target) if is_name else target
-    return GitLfsHub(remote, workdir or hub_dir() / ".scratch")
 
 
 def card_body(loaded: LoadedRecipe, rows: dict[str, int]) -> str:
@@ -59,7 +48,12 @@ def publish_release(
     summary: BuildSummary,
 ) -> None:
     recipe = loaded.recipe
-    hub = hub_for(recipe.publish.target or recipe.name, workspace.hub_scratch)
+    hub = hub_for(
+        recipe.publish.target or recipe.name,
+        workspace.hub_scratch,
+        private=recipe.publish.private,
+        token_secret=recipe.publish.token_secret,
+    )
     tables = {
         name: to_plain_arrow(frame, DATASET_CONFIGS[name].arrow_schema)
         for name, frame in frames.items()
