@@ -10,14 +10,14 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from rolemill.schemas.expectations import Bound, ConfigExpectations, Measure, column_kinds
 from rolemill.schemas.persona import persona_arrow_schema
 from rolemill.schemas.profile import profile_arrow_schema
+from rolemill.schemas.recipe import Recipe
 from rolemill.schemas.sample import MESSAGE_TYPE, sample_arrow_schema
 from rolemill.tasks.generators.base import SampleGenerator
 from rolemill.tasks.generators.reading_comprehension.plan import ROLEMRC_TASKS
 from rolemill.tasks.generators.registry import GENERATORS
-from rolemill.schemas.expectations import Bound, ConfigExpectations, Measure, column_kinds
-from rolemill.schemas.recipe import Recipe
 
 ROLEBENCH_SCHEMA = pa.schema(
     [
