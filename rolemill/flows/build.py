@@ -24,7 +24,7 @@ from rolemill.flows.shard_window import ShardFutures, ShardWindow, shards_in_fli
 from rolemill.flows.stages import ShardReport, persona_profiles_shard, profiles_shard, samples_shard
 from rolemill.flows.summary import BuildSummary
 from rolemill.flows.workspace import RunWorkspace
-from rolemill.schemas.dataset_configs import DATASET_CONFIGS
+from rolemill.schemas.dataset_configs import DATASET_CONFIGS, gate_expectations
 from rolemill.schemas.recipe import LoadedRecipe, Recipe, load_recipe
 from rolemill.schemas.seeds import CharacterSeed, SeedSet
 from rolemill.tasks.dedup import deduplicate_per_role
@@ -32,7 +32,7 @@ from rolemill.tasks.generators.registry import enabled_generators
 from rolemill.tasks.persona_pool import PersonaPool, load_persona_pool, persona_table
 from rolemill.tasks.publish.release import publish_release
 from rolemill.tasks.seed_loader import load_seeds
-from rolemill.tasks.validation import raise_if_failed, validate_config
+from rolemill.tasks.validation import raise_if_failed, run_gate
 from rolemill.tasks.views import VIEWS
 
 log = logging.getLogger(__name__)
@@ -145,12 +145,14 @@ def build_dataset(
                 tables[view.name] = rows
         summary.rows = {name: frame.height for name, frame in tables.items()}
         if loaded.recipe.validation.enabled:
-            results = [
-                validate_config(name, frame, DATASET_CONFIGS[name].expectations)
+            suites = {
+                name: (frame, gate_expectations(name, loaded.recipe, frame.height))
                 for name, frame in tables.items()
-            ]
-            summary.validation_failures = [line for r in results for line in r.failures]
-            raise_if_failed(results)
+            }
+            gate = run_gate(suites, workspace.data_docs)
+            summary.validation_failures = gate.failure_lines()
+            summary.data_docs = str(gate.data_docs) if gate.data_docs else None
+            raise_if_failed(gate)  # the summary (failures, Data Docs) is written below
         progress().advance("dedup + validation")
         progress().finish("dedup + validation")
 

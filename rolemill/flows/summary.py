@@ -21,6 +21,8 @@ class BuildSummary:
     dedup_exact: int = 0
     dedup_near: int = 0
     validation_failures: list[str] = field(default_factory=list)
+    data_docs: str | None = None
+    """index.html of the validation gate's Data Docs"""
     usage: Usage = field(default_factory=Usage)
     version: str | None = None
     previous_version: str | None = None
@@ -64,5 +66,9 @@ class BuildSummary:
                 "    unusable replies are cached like any other: raise "
                 "llm.retry.max_parse_attempts (or use a stronger model) to try them again"
             )
+        if self.data_docs:
+            failed = len(self.validation_failures)
+            verdict = f"{failed} failed expectations" if failed else "passed"
+            out.append(f"  validation: {verdict}; Data Docs {self.data_docs}")
         out.append(f"  {self.publish_note}")
         return out

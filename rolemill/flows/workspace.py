@@ -35,5 +35,10 @@ class RunWorkspace:
         return self.root / "hub"
 
     @property
+    def data_docs(self) -> Path:
+        """The Great Expectations Data Docs site of the validation gate (index.html)."""
+        return self.root / "data_docs"
+
+    @property
     def summary(self) -> Path:
         return self.root / "summary.json"

@@ -1,4 +1,8 @@
-"""The configs a published dataset has: each one's Arrow schema and its validation suite."""
+"""The configs a published dataset has: each one's Arrow schema and its validation suite.
+
+`DATASET_CONFIGS` holds what every build checks (columns, types, nulls, ids, label sets);
+`gate_expectations` adds what depends on the recipe: length bounds and label shares.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,14 @@ from dataclasses import dataclass
 
 import pyarrow as pa
 
+from rolemill.schemas.expectations import Bound, ConfigExpectations, Measure, column_kinds
 from rolemill.schemas.persona import persona_arrow_schema
 from rolemill.schemas.profile import profile_arrow_schema
+from rolemill.schemas.recipe import Recipe
 from rolemill.schemas.sample import MESSAGE_TYPE, sample_arrow_schema
 from rolemill.tasks.generators.base import SampleGenerator
 from rolemill.tasks.generators.reading_comprehension.plan import ROLEMRC_TASKS
 from rolemill.tasks.generators.registry import GENERATORS
-from rolemill.tasks.validation import ConfigExpectations
 
 ROLEBENCH_SCHEMA = pa.schema(
     [
@@ -76,6 +81,7 @@ def _profiles() -> DatasetConfig:
         schema,
         ConfigExpectations(
             columns=schema.names,
+            types=column_kinds(schema),
             non_null=["id", "role_id", "role_name", "language", "description"],
             unique=["id", "role_id"],
             value_sets={"language": LANGUAGES},
@@ -91,6 +97,7 @@ def _personas() -> DatasetConfig:
         schema,
         ConfigExpectations(
             columns=schema.names,
+            types=column_kinds(schema),
             non_null=["id", "role_id", "role_name", "language", "index", "source", "mbti"],
             unique=["id", "role_id", "index"],
             value_sets={"language": LANGUAGES, "source": ["grid", "line"]},
@@ -101,7 +108,9 @@ def _personas() -> DatasetConfig:
 def _samples(generator: type[SampleGenerator]) -> DatasetConfig:
     """A generator's config: the canonical sample schema with its `fields` struct."""
     schema = sample_arrow_schema(generator.fields_type)
-    expectations = ConfigExpectations.for_samples(schema.names, tasks=list(generator.tasks))
+    expectations = ConfigExpectations.for_samples(
+        schema.names, tasks=list(generator.tasks), types=column_kinds(schema)
+    )
     expectations.value_sets["config"] = [generator.config]
     return DatasetConfig(generator.config, schema, expectations)
 
@@ -112,6 +121,7 @@ def _rolebench() -> DatasetConfig:
         ROLEBENCH_SCHEMA,
         ConfigExpectations(
             columns=ROLEBENCH_SCHEMA.names,
+            types=column_kinds(ROLEBENCH_SCHEMA),
             non_null=ROLEBENCH_SCHEMA.names,
             unique=["id"],
         ),
@@ -124,6 +134,7 @@ def _ditto() -> DatasetConfig:
         DITTO_SCHEMA,
         ConfigExpectations(
             columns=DITTO_SCHEMA.names,
+            types=column_kinds(DITTO_SCHEMA),
             non_null=["id", "system", "label", "lang"],
             unique=["id"],
             value_sets={"lang": LANGUAGES},
@@ -138,6 +149,7 @@ def _rolemrc(name: str, schema: pa.Schema) -> DatasetConfig:
         schema,
         ConfigExpectations(
             columns=schema.names,
+            types=column_kinds(schema),
             non_null=schema.names,
             unique=["id"],
             value_sets={"task": list(ROLEMRC_TASKS)},
@@ -158,3 +170,58 @@ DATASET_CONFIGS: dict[str, DatasetConfig] = {
         _rolemrc("preference", PREFERENCE_SCHEMA),
     )
 }
+
+
+def _label_shares(recipe: Recipe) -> dict[str, dict[str, tuple[Measure, float]]]:
+    """Per config: share name -> (the measure whose mean is that share, the recipe's share)."""
+    mrc, ditto = recipe.generators.mrc, recipe.generators.self_alignment
+    return {
+        "mrc": {
+            f"{outcome}_share": (
+                Measure(kind="label_share", column="task", label=f"mrc/{outcome}"),
+                share,
+            )
+            for outcome, share in (
+                ("answer", mrc.answer_share),
+                ("refusal", mrc.refusal_share),
+                ("attempt", mrc.attempt_share),
+            )
+        },
+        "self_alignment": {
+            f"{kind}_share": (Measure(kind="label_share", column="fields.kinds", label=kind), share)
+            for kind, share in (
+                ("out_of_knowledge", ditto.out_of_knowledge_share),
+                ("general", ditto.general_share),
+            )
+        },
+    }
+
+
+def gate_expectations(name: str, recipe: Recipe, rows: int) -> ConfigExpectations:
+    """A config's suite for this recipe: the fixed checks, plus for generated samples the
+    recipe's length bounds and, from `validation.min_rows_for_shares` rows on, its label
+    shares within `validation.share_tolerance`."""
+    expectations = DATASET_CONFIGS[name].expectations
+    if name not in GENERATORS:
+        return expectations
+    gate = recipe.validation
+    measures = {
+        "message_count": Measure(kind="message_count", column="messages"),
+        "shortest_reply_chars": Measure(kind="shortest_reply_chars", column="messages"),
+        "longest_reply_chars": Measure(kind="longest_reply_chars", column="messages"),
+    }
+    bounds = {
+        "message_count": Bound(min=gate.min_messages, max=gate.max_messages),
+        "shortest_reply_chars": Bound(min=gate.min_reply_chars),
+        "longest_reply_chars": Bound(max=gate.max_reply_chars),
+    }
+    means: dict[str, Bound] = {}
+    if rows >= gate.min_rows_for_shares:
+        for share_name, (measure, share) in _label_shares(recipe).get(name, {}).items():
+            measures[share_name] = measure
+            means[share_name] = Bound(
+                # Rounded, so that 0.3 - 0.1 is 0.2 and not just below it.
+                min=round(max(0.0, share - gate.share_tolerance), 9),
+                max=round(min(1.0, share + gate.share_tolerance), 9),
+            )
+    return expectations.with_checks(measures, bounds, means)

@@ -85,3 +85,36 @@ class ValidationConfig(BaseModel):
     enabled: bool = Field(
         default=True, description="validate every config; a failure stops the publish"
     )
+    min_messages: int = Field(
+        default=2, ge=1, description="fewest chat messages a sample may have (system included)"
+    )
+    max_messages: int = Field(
+        default=64, ge=1, description="most chat messages a sample may have (system included)"
+    )
+    min_reply_chars: int = Field(
+        default=1, ge=0, description="fewest characters of a sample's shortest assistant turn"
+    )
+    max_reply_chars: int = Field(
+        default=8000, ge=1, description="most characters of a sample's longest assistant turn"
+    )
+    share_tolerance: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="how far a label's share in a config may be from the recipe's share "
+        "(absolute, e.g. 0.05: a refusal_share of 0.4 accepts 0.35 to 0.45)",
+    )
+    min_rows_for_shares: int = Field(
+        default=200,
+        ge=1,
+        description="shares are checked only in configs with at least this many rows "
+        "(a handful of samples cannot hold a share)",
+    )
+
+    @model_validator(mode="after")
+    def _bounds_ordered(self) -> ValidationConfig:
+        if self.min_messages > self.max_messages:
+            raise ValueError("validation: min_messages is above max_messages")
+        if self.min_reply_chars > self.max_reply_chars:
+            raise ValueError("validation: min_reply_chars is above max_reply_chars")
+        return self

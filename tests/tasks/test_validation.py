@@ -1,12 +1,20 @@
+import re
+from pathlib import Path
+
 import polars as pl
 import pytest
 
+from rolemill.schemas.dataset_configs import DATASET_CONFIGS, gate_expectations
+from rolemill.schemas.expectations import Bound, Measure
+from rolemill.schemas.recipe import Recipe
 from rolemill.schemas.sample import Provenance, Sample
 from rolemill.tasks.validation import (
     ConfigExpectations,
+    GateReport,
     GateResult,
     ValidationGateError,
     raise_if_failed,
+    run_gate,
     validate_config,
 )
 
@@ -64,7 +72,7 @@ def test_clean_frame_passes_quietly(
     assert result == GateResult(config="role_mrc", success=True, failures=[], evaluated=12)
     # 2 table expectations + 7 non-null + 1 unique + 2 value sets
     assert len(expectations.non_null) == 7
-    raise_if_failed([result])
+    raise_if_failed(GateReport([result]))
     captured = capfd.readouterr()
     assert "Calculating Metrics" not in captured.err + captured.out
     assert not [r for r in caplog.records if r.name.startswith("great_expectations")]
@@ -172,7 +180,7 @@ def test_gate_error_names_configs_and_failures() -> None:
     ]
 
     with pytest.raises(ValidationGateError) as caught:
-        raise_if_failed(results)
+        raise_if_failed(GateReport(results))
 
     message = str(caught.value)
     assert "failed for 1 of 2 config(s)" in message
@@ -181,3 +189,194 @@ def test_gate_error_names_configs_and_failures() -> None:
     assert "'fr'" in message
     assert "role_mrc" not in message
     assert [r.config for r in caught.value.results] == ["ditto"]
+
+
+SAMPLE_TYPES = {
+    "id": "str",
+    "config": "str",
+    "task": "str",
+    "language": "str",
+    "messages": "list",
+    "fields": "dict",
+    "provenance": "dict",
+}
+MESSAGES = Measure(kind="message_count", column="messages")
+SHORTEST = Measure(kind="shortest_reply_chars", column="messages")
+LONGEST = Measure(kind="longest_reply_chars", column="messages")
+REFUSALS = Measure(kind="label_share", column="task", label="mrc/refusal")
+
+
+def _checked(
+    measures: dict[str, Measure],
+    bounds: dict[str, Bound] | None = None,
+    means: dict[str, Bound] | None = None,
+) -> ConfigExpectations:
+    return _expectations(_frame()).with_checks(measures, bounds, means)
+
+
+def test_column_types_pass_and_a_wrong_type_fails() -> None:
+    frame = _frame()
+    typed = _expectations(frame).model_copy(update={"types": SAMPLE_TYPES})
+
+    assert validate_config("role_mrc", frame, typed).success
+
+    result = validate_config("role_mrc", frame.with_columns(task=pl.lit(7)), typed)
+    assert result.failures[0] == (
+        "expect_column_values_to_be_of_type on column `task`: observed type int, expected str"
+    )
+    result = validate_config("role_mrc", frame.with_columns(fields=pl.lit("x")), typed)
+    assert result.failures == [
+        "expect_column_values_to_be_of_type on column `fields`: observed type str, expected dict"
+    ]
+
+
+def test_message_count_bounds() -> None:
+    frame = _frame()  # system, user, assistant
+
+    assert validate_config(
+        "role_mrc",
+        frame,
+        _checked({"message_count": MESSAGES}, {"message_count": Bound(min=3, max=3)}),
+    ).success
+    result = validate_config(
+        "role_mrc",
+        frame,
+        _checked({"message_count": MESSAGES}, {"message_count": Bound(min=4, max=9)}),
+    )
+    assert result.failures == [
+        "expect_column_values_to_be_between on column `message_count`: 3 of 3 values are "
+        "outside [4, 9] (3) at row indices 0, 1, 2"
+    ]
+
+
+def test_reply_length_bounds() -> None:
+    frame = _frame()  # replies of 36, 37 and 34 characters
+    measures = {"shortest_reply_chars": SHORTEST, "longest_reply_chars": LONGEST}
+
+    good = {"shortest_reply_chars": Bound(min=34), "longest_reply_chars": Bound(max=37)}
+    assert validate_config("role_mrc", frame, _checked(measures, good)).success
+
+    bad = {"shortest_reply_chars": Bound(min=35), "longest_reply_chars": Bound(max=36)}
+    result = validate_config("role_mrc", frame, _checked(measures, bad))
+    assert result.failures == [
+        "expect_column_values_to_be_between on column `shortest_reply_chars`: 1 of 3 values "
+        "are outside [35, inf] (34) at row indices 2",
+        "expect_column_values_to_be_between on column `longest_reply_chars`: 1 of 3 values "
+        "are outside [-inf, 36] (37) at row indices 1",
+    ]
+
+
+def test_a_sample_without_a_reply_has_reply_length_zero() -> None:
+    frame = _frame().with_columns(pl.col("messages").list.head(2))  # no assistant turn
+    spec = _checked({"shortest_reply_chars": SHORTEST}, {"shortest_reply_chars": Bound(min=1)})
+
+    [failure] = validate_config("role_mrc", frame, spec).failures
+    assert "3 of 3 values are outside [1, inf] (0)" in failure
+
+
+def test_label_share_of_a_task_prefix() -> None:
+    frame = _frame()  # one refusal in three samples
+
+    ok = _checked({"refusal_share": REFUSALS}, means={"refusal_share": Bound(min=0.3, max=0.4)})
+    assert validate_config("role_mrc", frame, ok).success
+
+    bad = _checked({"refusal_share": REFUSALS}, means={"refusal_share": Bound(min=0.4, max=0.5)})
+    assert validate_config("role_mrc", frame, bad).failures == [
+        "expect_column_mean_to_be_between on column `refusal_share`: observed mean 0.3333, "
+        "expected [0.4, 0.5]"
+    ]
+
+
+def test_label_share_over_a_list_of_labels_in_a_struct() -> None:
+    kinds = [["general", "out_of_knowledge"], ["own_world", "own_world"], ["out_of_knowledge"] * 2]
+    frame = pl.DataFrame({"id": ["a", "b", "c"], "fields": [{"kinds": k} for k in kinds]})
+    share = Measure(kind="label_share", column="fields.kinds", label="out_of_knowledge")
+    spec = ConfigExpectations(columns=frame.columns, measures={"ook_share": share})
+
+    ok = spec.with_checks(means={"ook_share": Bound(min=0.5, max=0.5)})
+    assert validate_config("ditto_like", frame, ok).success  # 3 of 6 turns
+    bad = spec.with_checks(means={"ook_share": Bound(min=0.1, max=0.2)})
+    assert validate_config("ditto_like", frame, bad).failures == [
+        "expect_column_mean_to_be_between on column `ook_share`: observed mean 0.5, "
+        "expected [0.1, 0.2]"
+    ]
+
+
+def test_measure_specs_are_checked() -> None:
+    with pytest.raises(ValueError, match="label_share measure needs `label`"):
+        Measure(kind="label_share", column="task")
+    with pytest.raises(ValueError, match=r"measures \['task'\] have the names of columns"):
+        _checked({"task": MESSAGES})
+
+
+def _recipe(**validation: object) -> Recipe:
+    return Recipe.model_validate(
+        {
+            "name": "gate",
+            "seeds": {"characters": ["x.yaml"]},
+            "generators": {
+                "mrc": {"answer_share": 0.5, "refusal_share": 0.3, "attempt_share": 0.2}
+            },
+            "validation": validation,
+        }
+    )
+
+
+def test_recipe_sets_length_bounds_and_shares_from_enough_rows() -> None:
+    recipe = _recipe(max_reply_chars=500, share_tolerance=0.1, min_rows_for_shares=50)
+
+    few = gate_expectations("mrc", recipe, rows=49)
+    assert few.bounds["longest_reply_chars"] == Bound(max=500)
+    assert few.bounds["message_count"] == Bound(min=2, max=64)
+    assert few.means == {}  # too few rows to hold a share
+
+    many = gate_expectations("mrc", recipe, rows=50)
+    assert many.means["refusal_share"] == Bound(min=0.2, max=0.4)
+    assert many.means["answer_share"] == Bound(min=0.4, max=0.6)
+    assert many.measures["refusal_share"] == REFUSALS
+    ditto = gate_expectations("self_alignment", recipe, rows=50)
+    assert ditto.means["out_of_knowledge_share"] == Bound(min=0.2, max=0.4)
+    assert ditto.measures["general_share"].column == "fields.kinds"
+
+    # Views and profiles keep their fixed suites; every config checks its column types.
+    assert (
+        gate_expectations("rolebench", recipe, rows=50) == DATASET_CONFIGS["rolebench"].expectations
+    )
+    assert all(
+        set(c.expectations.types) == set(c.arrow_schema.names) for c in DATASET_CONFIGS.values()
+    )
+
+
+def test_bounds_in_the_wrong_order_are_refused() -> None:
+    with pytest.raises(ValueError, match="min_reply_chars is above max_reply_chars"):
+        _recipe(min_reply_chars=10, max_reply_chars=5)
+
+
+def test_gate_writes_one_data_docs_site_and_names_it_in_the_error(tmp_path: Path) -> None:
+    frame = _frame()
+    bounded = _checked({"longest_reply_chars": LONGEST}, {"longest_reply_chars": Bound(max=10)})
+    docs = tmp_path / "data_docs"
+
+    report = run_gate(
+        {"mrc": (frame, bounded), "profiles_like": (frame, _expectations(frame))}, docs
+    )
+
+    assert report.data_docs == docs / "index.html"
+    index = report.data_docs.read_text()
+    for suite in ("rolemill-mrc", "rolemill-profiles_like"):
+        assert suite in index
+        [page] = (docs / "validations" / suite).rglob("*.html")
+        assert suite in page.read_text()
+    assert [r.success for r in report.results] == [False, True]
+    assert report.failure_lines() == [
+        "mrc: expect_column_values_to_be_between on column `longest_reply_chars`: 3 of 3 "
+        "values are outside [-inf, 10] (34, 36, 37) at row indices 0, 1, 2"
+    ]
+
+    with pytest.raises(ValidationGateError) as caught:
+        raise_if_failed(report)
+    message = str(caught.value)
+    assert "config `mrc` (1 of " in message
+    assert "expect_column_values_to_be_between on column `longest_reply_chars`" in message
+    assert re.search(rf"Data Docs .*: {re.escape(str(docs / 'index.html'))}$", message)
+    assert "profiles_like" not in message
