@@ -119,6 +119,42 @@ class GitLfsHub:
         cache = self._fetch_tags([version.tag])
         return self._read_manifest(cache, version.tag)
 
+    def read_file(self, version: Version | str, path: str, dest: Path) -> Path | None:
+        """Copy `path` as published under `version` to `dest`; None if that version has no
+        such file. Fetches the tag's git objects (as `manifest` does) and, for an LFS file,
+        that one LFS object (`git lfs fetch --include`), never the version's other files."""
+        version = Version.parse(version) if isinstance(version, str) else version
+        cache = self._fetch_tags([version.tag])
+        if not self._git("ls-tree", f"refs/tags/{version.tag}", "--", path, repo=cache).strip():
+            return None
+        pointer = self._git("cat-file", "blob", f"refs/tags/{version.tag}:{path}", repo=cache)
+        oid = re.search(r"^oid sha256:([0-9a-f]{64})$", pointer, re.MULTILINE)
+        if not pointer.startswith(LFS_POINTER_PREFIX) or oid is None:
+            raise HubError(
+                f"{path} of {version.tag} on hub {self.remote} is not stored through git-LFS; "
+                "only LFS files can be read this way"
+            )
+        self._require_git_lfs()
+        self._git("config", "remote.hub.url", self.url, repo=cache)
+        self._git(
+            "lfs", "fetch", "hub", f"refs/tags/{version.tag}", f"--include={path}",
+            repo=cache,
+            hint=f"The LFS object of {path} could not be downloaded; check that the hub's "
+            "LFS storage is reachable",
+        )  # fmt: skip
+        digest = oid.group(1)
+        stored = cache / "lfs" / "objects" / digest[:2] / digest[2:4] / digest
+        if not stored.is_file() or file_sha256(stored) != digest:
+            raise HubError(
+                f"the LFS object of {path} ({version.tag}) from hub {self.remote} is missing "
+                f"or corrupt in {cache}; delete that folder and retry"
+            )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".partial")
+        shutil.copyfile(stored, partial)
+        partial.replace(dest)
+        return dest
+
     def list_versions(self) -> list[VersionInfo]:
         """Every version with its tag date and rows per config, oldest first."""
         versions = self.versions()
@@ -228,14 +264,13 @@ class GitLfsHub:
                 f"{tree / MANIFEST_FILENAME} says version {manifest.version!r} but publish was "
                 f"asked for {version}; publish it as {manifest.version} or rewrite the tree"
             )
-        for config in manifest.configs.values():
-            for file in config.files:
-                path = tree / file.path
-                if not path.is_file() or file_sha256(path) != file.sha256:
-                    raise HubError(
-                        f"{path} is missing or does not match its sha256 in "
-                        f"{MANIFEST_FILENAME}; rewrite the tree before publishing"
-                    )
+        for file in manifest.files():
+            path = tree / file.path
+            if not path.is_file() or file_sha256(path) != file.sha256:
+                raise HubError(
+                    f"{path} is missing or does not match its sha256 in "
+                    f"{MANIFEST_FILENAME}; rewrite the tree before publishing"
+                )
         return manifest.model_copy(update={"version": str(version)})
 
     def _check_lfs_pointers(self, repo: Path, git: Callable[..., str]) -> None:
