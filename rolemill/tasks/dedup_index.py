@@ -198,16 +198,22 @@ def save_index(index: DedupIndex, path: Path) -> Path:
     positions = order["position"].to_numpy()
     signatures = np.ascontiguousarray(index.signatures[positions], dtype="<u4")
     width = 4 * index.settings.num_perm
-    table = pa.table(
-        {
-            "config": pa.array(order["config"].to_list(), pa.string()),
-            "role_id": pa.array(order["role_id"].to_list(), pa.string()),
-            "id": pa.array(order["id"].to_list(), pa.string()),
-            "key": pa.array(order["key"].to_list(), pa.binary(KEY_BYTES)),
-            "signature": pa.FixedSizeBinaryArray.from_buffers(
-                pa.binary(width), len(positions), [None, pa.py_buffer(signatures)]
-            ),
-        }
+    strings = (
+        order.select("config", "role_id", "id")
+        .to_arrow()
+        .cast(pa.schema([(name, pa.string()) for name in ("config", "role_id", "id")]))
+    )
+    keys = b"".join(order["key"].to_list())
+    table = strings.append_column(
+        "key",
+        pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(KEY_BYTES), len(positions), [None, pa.py_buffer(keys)]
+        ),
+    ).append_column(
+        "signature",
+        pa.FixedSizeBinaryArray.from_buffers(
+            pa.binary(width), len(positions), [None, pa.py_buffer(signatures)]
+        ),
     )
     meta = {"format": FORMAT, **index.settings.__dict__}
     table = table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
@@ -258,16 +264,15 @@ def load_index(path: Path, configs: Sequence[str] | None = None) -> DedupIndex:
         values = values.reshape(count, width).astype(np.uint32, copy=False)
     else:
         values = np.empty((0, width), dtype=np.uint32)
-    rows = pl.DataFrame(
-        {
-            "config": table.column("config").to_pylist(),
-            "id": table.column("id").to_pylist(),
-            "role_id": table.column("role_id").to_pylist(),
-            "key": table.column("key").to_pylist(),
-        },
-        schema=ROW_COLUMNS,
+    columns = table.select(["config", "id", "role_id", "key"])
+    columns = columns.cast(
+        pa.schema(
+            [(name, pa.string()) for name in ("config", "id", "role_id")] + [("key", pa.binary())]
+        )
     )
-    return DedupIndex(settings, rows, values)
+    rows = pl.from_arrow(columns)
+    assert isinstance(rows, pl.DataFrame)
+    return DedupIndex(settings, rows.cast(ROW_COLUMNS), values)
 
 
 @contextmanager
