@@ -3,7 +3,8 @@
 Makes N published dialogues (default 1,000,000; 60 words from a 30,000-word vocabulary,
 200 roles) and a new build of M rows (default 100,000) of which 30% reword a published
 row of the same role (2 words changed). Times `build_index`, `save_index` (and the file's
-size), `load_index` and `drop_published_copies`, and reports peak RSS.
+size), `load_index` and `drop_published_copies`, and reports peak RSS (after making the
+data, and at the end).
 
     .venv/bin/python bench/dedup_index.py [--published N] [--new M] [--seed K]
 """
@@ -67,6 +68,7 @@ def main() -> None:
     del words, new_words
     config = DedupConfig()
     figures: dict[str, float] = {"published": args.published, "new": args.new}
+    figures["peak_rss_mb_after_making_data"] = peak_mb()
 
     start = time.perf_counter()
     index = build_index({"chat": published}, config)

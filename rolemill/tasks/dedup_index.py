@@ -386,27 +386,23 @@ def _near_copies(
     bands, rows = band_params(config)
     everyone = pl.concat([roles, published_rows["role_id"]])
     groups = everyone.rank("dense").cast(pl.UInt32).to_numpy()
-    new_values = signatures_for(texts, config, banded=False).values
-    old_values = published_signatures[published_rows["position"].to_numpy()]
-    keys = np.concatenate(
-        [
-            minhash.band_keys(new_values, bands, rows, groups[:n_new]),
-            minhash.band_keys(old_values, bands, rows, groups[n_new:]),
-        ],
-        axis=1,
-    )
+    # New rows first, then the published ones, in one array (one copy of the latter).
+    old_positions = published_rows["position"].to_numpy()
+    values = np.empty((n_new + len(old_positions), config.num_perm), dtype=np.uint32)
+    values[:n_new] = signatures_for(texts, config, banded=False).values
+    np.take(published_signatures, old_positions, axis=0, out=values[n_new:])
+    keys = minhash.band_keys(values, bands, rows, groups)
     _keep_shared_keys(keys, n_new)
     # New rows come first, so each bucket's first members (the ones every member pairs
     # with) are new rows, and every published row of a bucket meets them.
     left, right = minhash.candidate_pairs(keys)
     across = (left < n_new) & (right >= n_new)
-    left, right = left[across], right[across] - n_new
-    estimate = _estimated_jaccard(new_values, old_values, left, right)
-    hit = estimate >= config.threshold
+    left, right = left[across], right[across]
+    hit = minhash.estimated_jaccard(values, left, right) >= config.threshold
     if not hit.any():
         return {}
     pairs = (
-        pl.DataFrame({"new": left[hit], "id": published_rows["id"].gather(right[hit])})
+        pl.DataFrame({"new": left[hit], "id": published_rows["id"].gather(right[hit] - n_new)})
         .group_by("new")
         .agg(pl.col("id").min())
     )
@@ -424,18 +420,6 @@ def _keep_shared_keys(keys: np.ndarray, n_new: int) -> None:
             [new.is_in(old.implode()).to_numpy(), old.is_in(new.implode()).to_numpy()]
         )
         band[~shared] = unique[~shared]
-
-
-def _estimated_jaccard(
-    new: np.ndarray, old: np.ndarray, left: np.ndarray, right: np.ndarray
-) -> np.ndarray:
-    """The share of equal signature entries of each (new row, published row) pair."""
-    out = np.empty(len(left), dtype=np.float64)
-    step = 8192
-    for start in range(0, len(left), step):
-        i, j = left[start : start + step], right[start : start + step]
-        out[start : start + step] = (new[i] == old[j]).mean(axis=1)
-    return out
 
 
 __all__ = [
