@@ -129,6 +129,7 @@ def build_dataset(
     summary = BuildSummary(loaded.recipe.name, run_id, str(workspace.root))
 
     try:  # the summary is written even when a stage fails
+        published = PublishedIndex.fetch(loaded, workspace)  # settings checked before requests
         generated = _generate(loaded, seeds, pool, workspace, summary)
         progress().start("dedup + validation", 1)
         tables = {"profiles": generated.pop("profiles")}
@@ -140,8 +141,7 @@ def build_dataset(
             summary.dedup_exact += outcome.exact_dropped
             summary.dedup_near += outcome.near_dropped
             tables[name] = outcome.kept
-        published = PublishedIndex.load(loaded, workspace)  # dedup across versions
-        published.drop_copies(tables, list(generated), summary)
+        published.drop_copies(tables, list(generated), summary)  # dedup across versions
         for view in VIEWS:
             rows = view.build(tables)
             if rows is not None:

@@ -107,7 +107,8 @@ class DedupIndex:
                 f"recipe's dedup sets {wanted.describe()}; signatures made with other "
                 "settings cannot be compared. Set the recipe's dedup back to the index's "
                 "settings, or build once with `dedup.across_versions: false` to start a new "
-                "index with the new settings (and point `dedup.index` at a new file)"
+                "index with the new settings (a shared `dedup.index` file keeps its settings: point "
+                "it at a new file)"
             )
 
 

@@ -94,6 +94,22 @@ def test_a_rebuild_drops_near_copies_of_rows_published_in_the_previous_version(
     summaries = [json.loads(path.read_text()) for path in runs]
     assert [s["dedup_published"] for s in summaries] == [0, 4, 4]
     assert [s["dedup_published_from"] for s in summaries] == ["", "v0.1.0", "v0.2.0"]
+    # Other MinHash settings: refused before any request, with what to do.
+    before = len(scripted.requests)
+    other = ("--set", "llm.model=scripted-model-3", "--set", "dedup.num_perm=64")
+    refused = project.build(*other)
+    assert refused.returncode != 0
+    error = refused.stderr.strip().splitlines()[-1]
+    assert refused.stderr.count("error:") == 1 and error.startswith("error: "), refused.stderr
+    assert re.search(r"v0\.2\.0.*num_perm=128.*num_perm=64.*across_versions: false", error)
+    assert len(scripted.requests) == before
+    # Starting afresh with the new settings: the next version's index uses them.
+    fresh = project.build(*other, "--set", "dedup.across_versions=false")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "near-copies of rows published" not in fresh.stdout
+    v3 = clone_version(project.hub, "v0.3.0", tmp_path / "v3")
+    assert load_index(v3 / INDEX_PATH).settings.num_perm == 64
+
     example = summaries[1]["dedup_published_examples"][0]
     config, new_id, old_id = re.fullmatch(r"(\w+): (\w+) copies published (\w+)", example).groups()
     assert old_id in set(rows(v1, config)["id"].to_list())

@@ -50,43 +50,50 @@ class PublishedIndex:
     """The published rows a build compares against, and where they came from."""
 
     dedup: DedupConfig
-    hub_index: DedupIndex | None = None
-    """carried by the latest version on the hub (None before the first, or if it has none)"""
+    hub_file: Path | None = None
+    """a copy of the index the latest version on the hub carries, if it carries one"""
     hub_version: str | None = None
     shared_path: Path | None = None
+    hub_index: DedupIndex | None = None
+    """`hub_file` read (by `drop_copies`)"""
     compared: DedupIndex | None = None
-    """hub's + shared, or None when `dedup.across_versions` is off"""
+    """hub's + shared (by `drop_copies`; None when `dedup.across_versions` is off)"""
     configs: list[str] = field(default_factory=list)
     """the deduplicated configs (their rows go into the index)"""
     staged: DedupIndex | None = None
     """the index of the version being published (`stage`)"""
 
     @classmethod
-    def load(cls, loaded: LoadedRecipe, workspace: RunWorkspace) -> PublishedIndex:
-        """Fetch the hub's latest index and read the shared one, as the recipe says."""
+    def fetch(cls, loaded: LoadedRecipe, workspace: RunWorkspace) -> PublishedIndex:
+        """Download the latest version's index and check it and the shared one against the
+        recipe's settings: before any LLM request, so a mismatch costs nothing. The rows
+        are read later, by `drop_copies`."""
         from rolemill.tasks.publish.release import hub_for
 
         recipe = loaded.recipe
         dedup = recipe.dedup
         published = cls(dedup, shared_path=dedup.index)
-        shared = dedup.index
-        if shared is not None and shared.exists():
-            _check(read_settings(shared), dedup, f"at {shared} (dedup.index)")
-        if not dedup.across_versions:
+        if dedup.index is not None and dedup.index.exists():
+            _check(read_settings(dedup.index), dedup, f"at {dedup.index} (dedup.index)")
+        if not dedup.across_versions or not recipe.publish.enabled:
             return published
-        if recipe.publish.enabled:
-            hub = hub_for(recipe.publish.target or recipe.name, workspace.hub_scratch)
-            versions = hub.versions()
-            if versions:
-                latest = versions[-1]
-                copy = hub.read_file(latest, INDEX_PATH, workspace.root / "published-index.parquet")
-                if copy is not None:
-                    published.hub_version = latest.tag
-                    published.hub_index = load_index(copy)
-                    published.hub_index.check(dedup, f"of {latest.tag} on hub {hub.remote}")
-        shared_index = load_index(shared) if shared is not None and shared.exists() else None
-        published.compared = union(IndexSettings.of(dedup), [published.hub_index, shared_index])
+        hub = hub_for(recipe.publish.target or recipe.name, workspace.hub_scratch)
+        versions = hub.versions()
+        if versions:
+            copy = workspace.root / "published-index.parquet"
+            if hub.read_file(versions[-1], INDEX_PATH, copy) is not None:
+                where = f"of {versions[-1].tag} on hub {hub.remote}"
+                _check(read_settings(copy), dedup, where)
+                published.hub_file, published.hub_version = copy, versions[-1].tag
         return published
+
+    def _read(self) -> None:
+        self.hub_index = load_index(self.hub_file) if self.hub_file is not None else None
+        shared = self.shared_path
+        shared_index = load_index(shared) if shared is not None and shared.exists() else None
+        if shared_index is not None:
+            shared_index.check(self.dedup, f"at {shared} (dedup.index)")
+        self.compared = union(IndexSettings.of(self.dedup), [self.hub_index, shared_index])
 
     def source(self) -> str:
         """Where the compared rows were published, for the summary."""
@@ -100,8 +107,10 @@ class PublishedIndex:
     ) -> None:
         """Drop from `tables[config]` the new rows that copy published rows; count them."""
         self.configs = [name for name in configs if name in tables]
-        if self.compared is None:
+        if not self.dedup.across_versions:
             return
+        self._read()
+        assert self.compared is not None
         summary.dedup_published_from = self.source()
         for name in self.configs:
             outcome = drop_published_copies(tables[name], name, self.compared, self.dedup)
