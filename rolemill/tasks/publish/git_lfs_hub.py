@@ -6,7 +6,8 @@ git URL. Branch `main` holds the latest version; each version is an annotated ta
 pre-push hook uploads the Parquet objects before any ref moves, so a reader sees the
 whole version or none of it, and an existing tag is never moved (versions are
 immutable). `manifest.json` is a plain git file, so versions and row counts are read
-by fetching tags alone, without downloading any Parquet.
+by fetching tags alone, without downloading any Parquet; `read_file` downloads one
+file's LFS object (a version's dedup index) and nothing else.
 
 git-lfs (3.3 checked) transfers to a local path remote by itself: it turns the path
 into a `file://` endpoint served by its standalone file transfer, and stores objects
