@@ -6,7 +6,8 @@ MinHash values, `num_perm` little-endian uint32 as one fixed-size binary). Store
 Parquet (zstd, sorted by config, role and id, so a reader can skip other configs' row
 groups); the MinHash settings it was made with (`IndexSettings`) are in the file's
 metadata. Signatures are random numbers and do not compress: at 128 permutations a
-million rows take about 560 MB (512 bytes of signature, 16 of key, the id and role).
+million rows take about 0.5 GB (512 bytes of signature, 16 of key, the id and role;
+481 MB measured by bench/dedup_index.py).
 
 `drop_published_copies` drops the rows of a new build that copy a published row: same
 config, same role, and an equal dedup text or a MinHash estimate of Jaccard similarity
