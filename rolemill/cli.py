@@ -143,6 +143,7 @@ def llm_serve(
 def _expected_errors() -> tuple[type[BaseException], ...]:
     """Failures that deserve one clear line rather than a traceback."""
     from rolemill.schemas.input_error import InputError
+    from rolemill.tasks.dedup_index import IndexSettingsError
     from rolemill.tasks.llm import LLMConfigurationError, ProviderUnavailable
     from rolemill.tasks.llm.embedded_build import EmbeddedModelMissing
     from rolemill.tasks.publish.hub import HubError
@@ -150,6 +151,7 @@ def _expected_errors() -> tuple[type[BaseException], ...]:
 
     return (
         InputError,
+        IndexSettingsError,
         LLMConfigurationError,
         ProviderUnavailable,
         EmbeddedModelMissing,

@@ -30,6 +30,7 @@ from rolemill.schemas.seeds import CharacterSeed, SeedSet
 from rolemill.tasks.dedup import deduplicate_per_role
 from rolemill.tasks.generators.registry import enabled_generators
 from rolemill.tasks.persona_pool import PersonaPool, load_persona_pool, persona_table
+from rolemill.tasks.publish.published_index import PublishedIndex
 from rolemill.tasks.publish.release import publish_release
 from rolemill.tasks.seed_loader import load_seeds
 from rolemill.tasks.validation import raise_if_failed, run_gate
@@ -128,6 +129,7 @@ def build_dataset(
     summary = BuildSummary(loaded.recipe.name, run_id, str(workspace.root))
 
     try:  # the summary is written even when a stage fails
+        published = PublishedIndex.fetch(loaded, workspace)  # settings checked before requests
         generated = _generate(loaded, seeds, pool, workspace, summary)
         progress().start("dedup + validation", 1)
         tables = {"profiles": generated.pop("profiles")}
@@ -139,6 +141,7 @@ def build_dataset(
             summary.dedup_exact += outcome.exact_dropped
             summary.dedup_near += outcome.near_dropped
             tables[name] = outcome.kept
+        published.drop_copies(tables, list(generated), summary)  # dedup across versions
         for view in VIEWS:
             rows = view.build(tables)
             if rows is not None:
@@ -157,7 +160,7 @@ def build_dataset(
         progress().finish("dedup + validation")
 
         if publish and loaded.recipe.publish.enabled:
-            publish_release(loaded, tables, workspace, summary)
+            publish_release(loaded, tables, workspace, summary, published)
         else:
             summary.publish_note = "not published (publishing is off)"
     finally:

@@ -20,6 +20,10 @@ class BuildSummary:
     below_confidence: int = 0
     dedup_exact: int = 0
     dedup_near: int = 0
+    dedup_published: int = 0
+    """new rows dropped as exact or near copies of rows published earlier"""
+    dedup_published_examples: list[str] = field(default_factory=list)
+    dedup_published_from: str = ""
     validation_failures: list[str] = field(default_factory=list)
     data_docs: str | None = None
     """index.html of the validation gate's Data Docs"""
@@ -53,6 +57,11 @@ class BuildSummary:
             f"{self.dedup_exact} exact duplicates, {self.dedup_near} near duplicates, "
             f"{len(self.generation_failures)} failed requests"
         )
+        if self.dedup_published_from:
+            out.append(
+                f"  dropped {self.dedup_published} near-copies of rows published in "
+                f"{self.dedup_published_from}"
+            )
         out.append(
             f"  LLM: {u.requests} requests sent, {u.cache_hits} cache hits, "
             f"{u.prompt_tokens + u.completion_tokens} tokens, ${u.cost_usd:.4f}"

@@ -39,6 +39,15 @@ class Manifest(BaseModel):
     rolemill_version: str
     recipe_hash: str = ""
     configs: dict[str, ManifestConfig]
+    dedup_index: ManifestFile | None = Field(
+        default=None,
+        description="the near-duplicate index of published rows (dedup/index.parquet)",
+    )
+
+    def files(self) -> list[ManifestFile]:
+        """Every file the version holds besides the card and the manifest."""
+        data = [file for config in self.configs.values() for file in config.files]
+        return data + ([self.dedup_index] if self.dedup_index else [])
 
     def rows(self) -> dict[str, int]:
         """Rows per config."""

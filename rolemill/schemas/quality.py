@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -59,6 +60,17 @@ class DedupConfig(BaseModel):
     text_by_config: dict[str, DedupText] = Field(
         default_factory=dict,
         description="`text` per dataset config (e.g. {mrc: final}); others use `text`",
+    )
+
+    across_versions: bool = Field(
+        default=True,
+        description="also drop new rows that copy rows published in earlier versions (the "
+        "index the latest version carries, and `index` if set)",
+    )
+    index: Path | None = Field(
+        default=None,
+        description="a shared near-duplicate index file (Parquet), read with the hub's and "
+        "updated after each publish; relative to the recipe's folder",
     )
 
     @model_validator(mode="after")

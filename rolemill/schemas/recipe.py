@@ -258,6 +258,7 @@ class Recipe(_Section):
             exclude={
                 "publish": True,
                 "shard_size": True,
+                "dedup": {"index"},
                 "llm": {
                     "base_url",
                     "api_key_env",
@@ -318,7 +319,8 @@ def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any
 
 
 def _with_paths_resolved(recipe: Recipe, folder: Path) -> Recipe:
-    """Relative paths in a recipe (hub target, cache folder) mean: from the recipe's folder."""
+    """Relative paths in a recipe (hub target, cache folder, shared dedup index) mean: from
+    the recipe's folder."""
     target = recipe.publish.target
     if target and "://" not in target and ("/" in target or target.endswith(".git")):
         path = Path(target).expanduser()
@@ -326,10 +328,14 @@ def _with_paths_resolved(recipe: Recipe, folder: Path) -> Recipe:
     cache_dir = recipe.llm.cache_dir
     if cache_dir is not None and not cache_dir.expanduser().is_absolute():
         cache_dir = (folder / cache_dir).resolve()
+    index = recipe.dedup.index.expanduser() if recipe.dedup.index is not None else None
+    if index is not None and not index.is_absolute():
+        index = (folder / index).resolve()
     return recipe.model_copy(
         update={
             "publish": recipe.publish.model_copy(update={"target": target}),
             "llm": recipe.llm.model_copy(update={"cache_dir": cache_dir}),
+            "dedup": recipe.dedup.model_copy(update={"index": index}),
         }
     )
 

@@ -75,6 +75,8 @@ class ScriptState:
     latency_s: float = 0.0
     retry_after_s: float = 1.0
     hang_s: float = 30.0
+    reply_suffix: str = ""
+    """appended to every free-text (not structured) reply: a model that rewords slightly"""
     requests: list[LoggedRequest] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -186,7 +188,7 @@ def build_app(state: ScriptState) -> Any:
         if schema is not None:
             content = json.dumps(instance_of(schema, seed))
         else:
-            content = "Scripted reply: " + _text(seed, 200, words=12)
+            content = "Scripted reply: " + _text(seed, 200, words=12) + state.reply_suffix
         if fault == "truncated":
             content = content[: max(1, len(content) // 2)]
         elif fault == "malformed":

@@ -96,6 +96,7 @@ def test_content_hash_ignores_the_publish_target(tmp_path: Path) -> None:
     assert published.publish.private and published.publish.token_secret == "t"
     assert published.publish.target == "hf://datasets/org/x"
     assert published.content_hash() == plain
+    assert load_recipe(path, ["dedup.index=/shared/index.parquet"]).recipe.content_hash() == plain
     assert load_recipe(path, ["llm.model=other"]).recipe.content_hash() != plain
 
 
@@ -108,9 +109,10 @@ def test_an_unknown_publish_target_is_refused_when_the_recipe_loads(tmp_path: Pa
 
 def test_relative_paths_resolve_against_the_recipe_folder(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + "publish:\n  target: hub/tiny.git\n")
-    loaded = load_recipe(path, ["llm.cache_dir=cache"])
+    loaded = load_recipe(path, ["llm.cache_dir=cache", "dedup.index=../shared/index.parquet"])
     assert loaded.recipe.publish.target == str(tmp_path / "hub" / "tiny.git")
     assert loaded.recipe.llm.cache_dir == tmp_path / "cache"
+    assert loaded.recipe.dedup.index == tmp_path.parent / "shared" / "index.parquet"
     url = load_recipe(path, ["publish.target=git+ssh://example.invalid/x.git"]).recipe
     assert url.publish.target == "git+ssh://example.invalid/x.git"
 

@@ -3,6 +3,7 @@
     README.md                                    dataset card, YAML front matter
     manifest.json                                rows, columns, files + sha256
     data/<config>/train-00000-of-00001.parquet   zstd, rows sorted by id
+    dedup/index.parquet                          added by the release (published_index.py)
 
 `datasets.load_dataset(<folder>, "<config>", split="train")` reads it as it is. The
 manifest's `version` stays "" here: the hub stamps the version it publishes under.

@@ -6,7 +6,8 @@ git URL. Branch `main` holds the latest version; each version is an annotated ta
 pre-push hook uploads the Parquet objects before any ref moves, so a reader sees the
 whole version or none of it, and an existing tag is never moved (versions are
 immutable). `manifest.json` is a plain git file, so versions and row counts are read
-by fetching tags alone, without downloading any Parquet.
+by fetching tags alone, without downloading any Parquet; `read_file` downloads one
+file's LFS object (a version's dedup index) and nothing else.
 
 git-lfs (3.3 checked) transfers to a local path remote by itself: it turns the path
 into a `file://` endpoint served by its standalone file transfer, and stores objects
@@ -27,7 +28,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from rolemill.schemas.manifest import MANIFEST_FILENAME, Manifest
-from rolemill.tasks.publish.dataset_tree import write_manifest
+from rolemill.tasks.publish.dataset_tree import file_sha256, write_manifest
 from rolemill.tasks.publish.hub import (
     HubError,
     PublishedVersion,
@@ -102,6 +103,42 @@ class GitLfsHub:
             raise unknown_version(self.remote, version, available)
         cache = self._fetch_tags([version.tag])
         return self._read_manifest(cache, version.tag)
+
+    def read_file(self, version: Version | str, path: str, dest: Path) -> Path | None:
+        """Copy `path` as published under `version` to `dest`; None if that version has no
+        such file. Fetches the tag's git objects (as `manifest` does) and, for an LFS file,
+        that one LFS object (`git lfs fetch --include`), never the version's other files."""
+        version = Version.parse(version) if isinstance(version, str) else version
+        cache = self._fetch_tags([version.tag])
+        if not self._git("ls-tree", f"refs/tags/{version.tag}", "--", path, repo=cache).strip():
+            return None
+        pointer = self._git("cat-file", "blob", f"refs/tags/{version.tag}:{path}", repo=cache)
+        oid = re.search(r"^oid sha256:([0-9a-f]{64})$", pointer, re.MULTILINE)
+        if not pointer.startswith(LFS_POINTER_PREFIX) or oid is None:
+            raise HubError(
+                f"{path} of {version.tag} on hub {self.remote} is not stored through git-LFS; "
+                "only LFS files can be read this way"
+            )
+        self._require_git_lfs()
+        self._git("config", "remote.hub.url", self.url, repo=cache)
+        self._git(
+            "lfs", "fetch", "hub", f"refs/tags/{version.tag}", f"--include={path}",
+            repo=cache,
+            hint=f"The LFS object of {path} could not be downloaded; check that the hub's "
+            "LFS storage is reachable",
+        )  # fmt: skip
+        digest = oid.group(1)
+        stored = cache / "lfs" / "objects" / digest[:2] / digest[2:4] / digest
+        if not stored.is_file() or file_sha256(stored) != digest:
+            raise HubError(
+                f"the LFS object of {path} ({version.tag}) from hub {self.remote} is missing "
+                f"or corrupt in {cache}; delete that folder and retry"
+            )
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        partial = dest.with_name(dest.name + ".partial")
+        shutil.copyfile(stored, partial)
+        partial.replace(dest)
+        return dest
 
     def list_versions(self) -> list[VersionInfo]:
         """Every version with its tag date and rows per config, oldest first."""

@@ -18,6 +18,7 @@ registered for redaction and never put in a message.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -213,22 +214,42 @@ class HfHub:
             self._base = _Base(_main_head(refs), True) if refs is not None else _Base(None, False)
         return _version_tags(refs) if refs is not None else {}
 
-    def _read_manifest(self, version: Version, commit: str) -> Manifest:
+    def read_file(self, version: Version | str, path: str, dest: Path) -> Path | None:
+        version = as_version(version)
+        tagged = self._tagged_commits()
+        if version not in tagged:
+            raise unknown_version(self.remote, version, sorted(tagged))
+        downloaded = self._download(version, tagged[version], path)
+        if downloaded is None:
+            return None
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(downloaded, dest)
+        return dest
+
+    def _download(self, version: Version, commit: str, path: str) -> Path | None:
+        """The Hub's copy of `path` at a version's commit (in our cache); None on its 404."""
         try:
-            with self._calls(f"download {MANIFEST_FILENAME} of {version.tag}"):
-                path = self.api.hf_hub_download(
-                    self.repo_id, MANIFEST_FILENAME, repo_type=REPO_TYPE, revision=commit,
-                    cache_dir=self.workdir / "hf-cache", token=self._read_token(),
+            with self._calls(f"download {path} of {version.tag}"):
+                return Path(
+                    self.api.hf_hub_download(
+                        self.repo_id, path, repo_type=REPO_TYPE, revision=commit,
+                        cache_dir=self.workdir / "hf-cache", token=self._read_token(),
+                    )
                 )  # fmt: skip
         except HubError as error:
             cause = error.__cause__  # a 404 from the Hub, not a cache miss while offline
             if isinstance(cause, EntryNotFoundError) and isinstance(cause, HfHubHTTPError):
-                raise HubError(
-                    f"version {version.tag} on hub {self.remote} has no {MANIFEST_FILENAME}; "
-                    "it was not published by rolemill"
-                ) from None
+                return None
             raise
-        return parse_manifest(Path(path).read_text(encoding="utf-8"), version.tag, self.remote)
+
+    def _read_manifest(self, version: Version, commit: str) -> Manifest:
+        path = self._download(version, commit, MANIFEST_FILENAME)
+        if path is None:
+            raise HubError(
+                f"version {version.tag} on hub {self.remote} has no {MANIFEST_FILENAME}; "
+                "it was not published by rolemill"
+            )
+        return parse_manifest(path.read_text(encoding="utf-8"), version.tag, self.remote)
 
     def _files_at(self, head: str | None) -> list[str]:
         if head is None:

@@ -69,6 +69,10 @@ class Hub(Protocol):
         """Every version with its date and rows per config, oldest first."""
         ...
 
+    def read_file(self, version: Version | str, path: str, dest: Path) -> Path | None:
+        """Copy the file `path` as published under `version` to `dest`; None if it has none."""
+        ...
+
     def publish(self, tree: Path, version: Version, message: str) -> PublishedVersion:
         """Publish the dataset tree at `tree` as `version`, whole or not at all."""
         ...
@@ -87,14 +91,13 @@ def checked_manifest(tree: Path, version: Version) -> Manifest:
             f"{tree / MANIFEST_FILENAME} says version {manifest.version!r} but publish was "
             f"asked for {version}; publish it as {manifest.version} or rewrite the tree"
         )
-    for config in manifest.configs.values():
-        for file in config.files:
-            path = tree / file.path
-            if not path.is_file() or file_sha256(path) != file.sha256:
-                raise HubError(
-                    f"{path} is missing or does not match its sha256 in "
-                    f"{MANIFEST_FILENAME}; rewrite the tree before publishing"
-                )
+    for file in manifest.files():
+        path = tree / file.path
+        if not path.is_file() or file_sha256(path) != file.sha256:
+            raise HubError(
+                f"{path} is missing or does not match its sha256 in "
+                f"{MANIFEST_FILENAME}; rewrite the tree before publishing"
+            )
     return manifest.model_copy(update={"version": str(version)})
 
 

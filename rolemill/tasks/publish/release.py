@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from rolemill.flows.summary import BuildSummary
     from rolemill.flows.workspace import RunWorkspace
     from rolemill.schemas.recipe import LoadedRecipe
+    from rolemill.tasks.publish.published_index import PublishedIndex
 
 
 def card_body(loaded: LoadedRecipe, rows: dict[str, int]) -> str:
@@ -46,7 +47,10 @@ def publish_release(
     frames: dict[str, pl.DataFrame],
     workspace: RunWorkspace,
     summary: BuildSummary,
+    published: PublishedIndex | None = None,
 ) -> None:
+    """Publish `frames` as a new version if they differ from the latest; with `published`,
+    the version carries the near-duplicate index and the shared index gets its rows."""
     recipe = loaded.recipe
     hub = hub_for(
         recipe.publish.target or recipe.name,
@@ -66,6 +70,9 @@ def publish_release(
         license=recipe.license,
         recipe_hash=recipe.content_hash(),
     )
+    if published is not None:
+        manifest.dedup_index = published.stage(frames, workspace.dataset)
+        write_manifest(workspace.dataset, manifest)
     hub.ensure_remote()
     previous = hub.latest_manifest()
     summary.previous_version = f"v{previous.version}" if previous else None
@@ -74,10 +81,14 @@ def publish_release(
         summary.publish_note = (
             f"no new version: the content equals {summary.previous_version} at {hub.remote}"
         )
+        if published is not None:
+            published.share()  # its rows are published: the latest version holds them
         return
     manifest.version = str(version)
     write_manifest(workspace.dataset, manifest)
     released = hub.publish(workspace.dataset, version, f"{recipe.name} {version.tag}")
+    if published is not None:
+        published.share()
     summary.version = released.tag
     summary.published_to = str(released.remote)
     summary.publish_note = f"published {released.tag} to {released.remote}"

@@ -130,6 +130,18 @@ def test_publish_two_versions_one_guarded_commit_and_a_tag_each(
         hub.publish(second, Version(1, 0, 0), "again")
 
 
+def test_read_file_copies_one_file_of_a_version(fake: FakeHfHub, tmp_path: Path) -> None:
+    hub = make_hub(fake, tmp_path)
+    tree = make_tree(tmp_path / "t1", {"chat": sample_table("chat", range(3))})
+    release(hub, tree)
+    dest = tmp_path / "out" / "chat.parquet"
+    assert hub.read_file("v0.1.0", data_file_path("chat"), dest) == dest
+    assert dest.read_bytes() == (tree / data_file_path("chat")).read_bytes()
+    assert hub.read_file("v0.1.0", "dedup/index.parquet", tmp_path / "none") is None
+    with pytest.raises(HubError, match=r"v0\.2\.0"):
+        hub.read_file("v0.2.0", data_file_path("chat"), dest)
+
+
 def test_a_public_repo_is_not_made_private(fake: FakeHfHub, tmp_path: Path) -> None:
     hub = make_hub(fake, tmp_path)
     release(hub, make_tree(tmp_path / "t1", {"chat": sample_table("chat", range(2))}))
