@@ -108,14 +108,16 @@ def publish_build_artifacts(summary: BuildSummary, card: Path) -> None:
 
 
 class ProgressArtifact:
-    """A progress sink that moves a Prefect progress artifact: the share of work done over
-    every stage started so far, never going back. Sink calls only count (they come from
-    the shard tasks' event loops); a background thread sends the figure every `interval_s`
-    seconds when it changed, so no LLM call waits on the Prefect API."""
+    """A progress sink that moves a Prefect progress artifact: the mean over the stages
+    started so far of each stage's share done (a stage whose jobs are not known yet counts
+    as not started), never going back. Sink calls only count (they come from the shard
+    tasks' event loops); a background thread sends the figure every `interval_s` seconds
+    when it grew, so no LLM call waits on the Prefect API."""
 
     def __init__(self, dataset: str, interval_s: float = 2.0) -> None:
         self.totals: dict[str, int] = {}
         self.done: dict[str, int] = {}
+        self.finished: set[str] = set()
         self.interval_s = interval_s
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -123,7 +125,7 @@ class ProgressArtifact:
         self.artifact_id: UUID = create_progress_artifact(
             progress=0.0,
             key=artifact_key("build-progress", dataset),
-            description=f"{dataset}: share of the build's LLM work done",
+            description=f"{dataset}: share of the build done",
         )
         # The copied context carries the flow run's Prefect settings and client.
         context = contextvars.copy_context()
@@ -147,13 +149,19 @@ class ProgressArtifact:
 
     def finish(self, stage: str) -> None:
         with self._lock:
-            self.done[stage] = self.totals.get(stage, 0)
+            self.finished.add(stage)
 
     def percent(self) -> float:
         with self._lock:
-            total = sum(self.totals.values())
-            done = sum(min(self.done.get(s, 0), t) for s, t in self.totals.items())
-        return 100.0 * done / total if total else 0.0
+            shares = [
+                1.0
+                if stage in self.finished
+                else min(self.done.get(stage, 0) / total, 1.0)
+                if total
+                else 0.0
+                for stage, total in self.totals.items()
+            ]
+        return 100.0 * sum(shares) / len(shares) if shares else 0.0
 
     def _send(self, percent: float) -> None:
         if percent > self._shown:
