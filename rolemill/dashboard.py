@@ -50,8 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
     stack = PrefectStack(home=args.home.resolve(), port=args.port)
-    signal.signal(signal.SIGTERM, _raise_interrupt)
-    signal.signal(signal.SIGHUP, _raise_interrupt)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # even if inherited ignored
+        signal.signal(signum, _raise_interrupt)
     try:
         print(f"starting the Prefect server (logs in {stack.logs}) ...", flush=True)
         stack.start_server()

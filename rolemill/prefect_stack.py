@@ -79,7 +79,8 @@ def _signal_group(pgid: int, signum: int) -> None:
         os.killpg(pgid, signum)
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """True while `pid` runs (a zombie counts as ended)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -223,9 +224,9 @@ class PrefectStack:
                     _signal_group(process.pid, signal.SIGKILL)
                     process.wait()
             deadline = time.monotonic() + grace_s
-            while any(_alive(pid) for pid in below) and time.monotonic() < deadline:
+            while any(alive(pid) for pid in below) and time.monotonic() < deadline:
                 time.sleep(0.2)
-            _signal({pid for pid in below if _alive(pid)}, signal.SIGKILL)
+            _signal({pid for pid in below if alive(pid)}, signal.SIGKILL)
 
     def __enter__(self) -> PrefectStack:
         return self.start()

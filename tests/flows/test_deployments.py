@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from rolemill.prefect_stack import PrefectStack
+from rolemill.prefect_stack import PrefectStack, alive, descendants
 from rolemill.tasks.llm.local_server import free_loopback_port
 from rolemill.testing.scripted_server import ScriptedLLMServer
 from tests.flows.conftest import clone_version
@@ -91,6 +91,25 @@ def api(stack: PrefectStack) -> Iterator[Api]:
     client.client.close()
 
 
+def command_line(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # ended meanwhile
+        return b""
+
+
+def run_demo(api: Api, llm: ScriptedLLMServer, roles: list[str]) -> dict[str, Any]:
+    """Press build-demo's Run button with the form filled in: the scripted LLM, these
+    characters and one persona, one reading-comprehension sample per role."""
+    parameters = {
+        "llm": {"provider": "openai", "model": "scripted-model", "base_url": llm.base_url},
+        "counts": {"personas": 1, "mrc_samples_per_role": 1},
+        "overrides": [f"seeds.only_roles={json.dumps(roles)}", "llm.timeout_s=20"],
+    }
+    deployment = api.deployment("build-demo")
+    return api.post(f"/deployments/{deployment['id']}/create_flow_run", {"parameters": parameters})
+
+
 def wait_for_final_state(
     api: Api, stack: PrefectStack, run_id: str, seen_progress: list[float]
 ) -> dict[str, Any]:
@@ -112,16 +131,8 @@ def wait_for_final_state(
 def test_the_run_button_builds_the_demo_with_form_parameters_and_leaves_artifacts(
     stack: PrefectStack, api: Api, data_dir: Path, tmp_path: Path
 ) -> None:
-    deployment = api.deployment("build-demo")
     with ScriptedLLMServer(latency_s=0.5) as llm:  # slow enough to watch progress move
-        parameters = {  # what the dashboard's form sends
-            "llm": {"provider": "openai", "model": "scripted-model", "base_url": llm.base_url},
-            "counts": {"personas": 1, "mrc_samples_per_role": 1},
-            "overrides": [f"seeds.only_roles={json.dumps(ROLES)}", "llm.timeout_s=10"],
-        }
-        run = api.post(
-            f"/deployments/{deployment['id']}/create_flow_run", {"parameters": parameters}
-        )
+        run = run_demo(api, llm, ROLES)
         seen: list[float] = []
         final = wait_for_final_state(api, stack, run["id"], seen)
         requests_sent = len(llm.completed)
@@ -180,3 +191,22 @@ def test_the_scheduler_follows_the_active_cron_only(api: Api) -> None:
     time.sleep(12)  # two more scheduler loops: time enough to (wrongly) schedule the others
     for name in ("build-rolebench-en", "build-persona-pool"):
         assert api.runs_of(deployments[name]["id"]) == [], name
+
+
+def test_stopping_the_stack_ends_the_worker_its_flow_runs_and_the_server(
+    stack: PrefectStack, api: Api
+) -> None:
+    """Last in this module: it stops the module's stack."""
+    with ScriptedLLMServer(latency_s=8.0) as llm:  # the run stays busy on its requests
+        run = run_demo(api, llm, ["jane-eyre"])  # not in the response cache yet
+        deadline = time.monotonic() + 300
+        while not llm.requests:
+            assert stack.failed_process() is None and time.monotonic() < deadline
+            time.sleep(0.5)
+        assert api.get(f"/flow_runs/{run['id']}")["state"]["type"] == "RUNNING"
+        pids = {p.pid for p in stack.processes.values()}
+        pids |= {below for pid in pids for below in descendants(pid)}
+        engines = [pid for pid in pids if b"prefect.engine" in command_line(pid)]
+        assert engines, "no flow-run process found below the worker"
+        stack.stop()
+        assert [pid for pid in pids if alive(pid)] == []
