@@ -29,7 +29,7 @@ class _Form(BaseModel):
 class LLMChoice(_Form):
     """Which model writes the data; empty fields keep the recipe's choice."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="LLM")
+    model_config = ConfigDict(title="LLM")
     recipe_keys: ClassVar[dict[str, str]] = {
         "provider": "llm.provider",
         "model": "llm.model",
@@ -52,7 +52,7 @@ class LLMChoice(_Form):
 class Counts(_Form):
     """How much to make; empty fields keep the recipe's counts."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, title="Counts")
+    model_config = ConfigDict(title="Counts")
     recipe_keys: ClassVar[dict[str, str]] = {
         "personas": "seeds.personas.count",
         "questions_per_segment": "generators.context_instruct.questions_per_segment",
