@@ -15,7 +15,7 @@ export DO_NOT_TRACK := 1
 help:
 	@echo "make demo   - set up, then run a real build on the embedded local model"
 	@echo "make test   - set up, then run the whole test suite"
-	@echo "make dashboard - set up, then the Prefect dashboard with the deployments and a worker (PORT=4200)"
+	@echo "make dashboard - set up, then the Prefect dashboard with the deployments and a worker (DASHBOARD_PORT=4200)"
 	@echo "make setup  - venv from requirements.lock, git-lfs, embedded llama-server and model (idempotent)"
 	@echo "make lint   - ruff"
 	@echo "make bench  - benchmarks under bench/ (print their figures)"
@@ -45,9 +45,9 @@ test: setup
 demo: setup
 	$(VENV)/bin/rolemill build recipes/demo.yaml
 
-PORT ?= 4200
+DASHBOARD_PORT ?= 4200
 dashboard: setup
-	$(PY) -m rolemill.dashboard --port $(PORT)
+	$(PY) -m rolemill.dashboard --port $(DASHBOARD_PORT)
 
 lint: setup
 	$(PY) -m ruff check rolemill tests bench

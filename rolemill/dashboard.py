@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     if not _port_is_free(args.port):
         print(
             f"error: port {args.port} on 127.0.0.1 is in use (another Prefect server?): "
-            f"stop it, or choose another port: make dashboard PORT=4300",
+            f"stop it, or choose another port: make dashboard DASHBOARD_PORT=4300",
             file=sys.stderr,
         )
         return 1
