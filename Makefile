@@ -10,11 +10,12 @@ UV          := $(or $(shell command -v uv 2>/dev/null),.tools/bin/uv)
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
-.PHONY: help setup test demo lint lock bench clean
+.PHONY: help setup test demo dashboard lint lock bench clean
 
 help:
 	@echo "make demo   - set up, then run a real build on the embedded local model"
 	@echo "make test   - set up, then run the whole test suite"
+	@echo "make dashboard - set up, then the Prefect dashboard with the deployments and a worker (DASHBOARD_PORT=4200)"
 	@echo "make setup  - venv from requirements.lock, git-lfs, embedded llama-server and model (idempotent)"
 	@echo "make lint   - ruff"
 	@echo "make bench  - benchmarks under bench/ (print their figures)"
@@ -43,6 +44,10 @@ test: setup
 
 demo: setup
 	$(VENV)/bin/rolemill build recipes/demo.yaml
+
+DASHBOARD_PORT ?= 4200
+dashboard: setup
+	$(PY) -m rolemill.dashboard --port $(DASHBOARD_PORT)
 
 lint: setup
 	$(PY) -m ruff check rolemill tests bench

@@ -227,7 +227,7 @@ def build(
     try:
         with RichProgress() as bars:
             set_progress_sink(bars)
-            summary = build_dataset(str(recipe), overrides, publish)
+            summary = build_dataset(str(recipe), publish=publish, overrides=overrides)
     except expected as exc:
         _fail(str(exc))
     except (KeyboardInterrupt, TerminationSignal):

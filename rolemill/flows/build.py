@@ -19,6 +19,14 @@ from prefect import flow
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
 
+from rolemill.flows.artifacts import BuildArtifacts
+from rolemill.flows.parameters import (
+    RECIPE_COUNTS,
+    RECIPE_LLM,
+    Counts,
+    LLMChoice,
+    build_overrides,
+)
 from rolemill.flows.progress import progress
 from rolemill.flows.shard_window import ShardFutures, ShardWindow, shards_in_flight
 from rolemill.flows.stages import ShardReport, persona_profiles_shard, profiles_shard, samples_shard
@@ -114,19 +122,26 @@ def _generate(
 
 @flow(name="build-dataset")
 def build_dataset(
-    recipe: str, overrides: list[str] | None = None, publish: bool = True
+    recipe: str = "recipes/demo.yaml",
+    llm: LLMChoice = RECIPE_LLM,
+    counts: Counts = RECIPE_COUNTS,
+    publish: bool = True,
+    overrides: list[str] | None = None,
 ) -> dict[str, object]:
     """Build the dataset a recipe describes and publish a new version if its content changed.
 
-    recipe: path to the recipe YAML. overrides: `key=value` settings applied on top of
-    it (e.g. `llm.model=gpt-4o-mini`). publish: off to build and validate only.
+    recipe: path to the recipe YAML (relative paths: from the working directory, the
+    project root under a deployment). llm, counts: settings that replace the recipe's
+    (empty keeps it). publish: off to build and validate only. overrides: any other
+    `key=value` recipe settings (e.g. `llm.timeout_s=120`), applied last.
     """
-    loaded = load_recipe(recipe, overrides or [])
+    loaded = load_recipe(recipe, build_overrides(llm, counts, overrides))
     seeds = load_seeds(loaded)
     pool = load_persona_pool(loaded, seeds)
     run_id = str(flow_run.get_id() or uuid.uuid4())
     workspace = RunWorkspace.create(loaded.recipe.name, run_id)
     summary = BuildSummary(loaded.recipe.name, run_id, str(workspace.root))
+    artifacts = BuildArtifacts(summary, card=workspace.dataset / "README.md")
 
     try:  # the summary is written even when a stage fails
         published = PublishedIndex.fetch(loaded, workspace)  # settings checked before requests
@@ -165,6 +180,7 @@ def build_dataset(
             summary.publish_note = "not published (publishing is off)"
     finally:
         summary.write(workspace.summary)
+        artifacts.close()
     for line in summary.lines():
         log.info(line)
     return summary.as_dict()
