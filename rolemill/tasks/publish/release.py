@@ -14,6 +14,8 @@ import polars as pl
 from rolemill.paths import local_hub_remote
 from rolemill.schemas.dataset_configs import DATASET_CONFIGS
 from rolemill.tasks.parquet import to_plain_arrow
+from rolemill.tasks.publish.card import CardSource, write_card
+from rolemill.tasks.publish.changelog import changelog_against, write_id_lists
 from rolemill.tasks.publish.dataset_tree import write_dataset_tree, write_manifest
 from rolemill.tasks.publish.git_lfs_hub import GitLfsHub
 from rolemill.tasks.publish.versioning import next_version
@@ -33,25 +35,6 @@ def hub_for(target: str, workdir: Path | None = None) -> GitLfsHub:
     return GitLfsHub(remote, workdir or hub_dir() / ".scratch")
 
 
-def card_body(loaded: LoadedRecipe, rows: dict[str, int]) -> str:
-    recipe = loaded.recipe
-    lines = [
-        f"# {recipe.name}",
-        "",
-        recipe.description.strip() or "A role-play dataset built by rolemill.",
-        "",
-        f"Built by rolemill from recipe `{loaded.path.name}` (hash `{recipe.content_hash()}`) "
-        f"with the {recipe.llm.provider} model `{recipe.llm.model_name}`.",
-        "",
-        "| config | rows |",
-        "|---|---|",
-        *(f"| {config} | {count} |" for config, count in rows.items()),
-        "",
-        "Load a version with `datasets.load_dataset(<clone of this repository>, <config>)`.",
-    ]
-    return "\n".join(lines)
-
-
 def publish_release(
     loaded: LoadedRecipe,
     frames: dict[str, pl.DataFrame],
@@ -59,7 +42,8 @@ def publish_release(
     summary: BuildSummary,
 ) -> None:
     recipe = loaded.recipe
-    hub = hub_for(recipe.publish.target or recipe.name, workspace.hub_scratch)
+    target = recipe.publish.target or recipe.name
+    hub = hub_for(target, workspace.hub_scratch)
     tables = {
         name: to_plain_arrow(frame, DATASET_CONFIGS[name].arrow_schema)
         for name, frame in frames.items()
@@ -68,7 +52,7 @@ def publish_release(
         workspace.dataset,
         recipe.name,
         tables,
-        card_body=card_body(loaded, {name: t.num_rows for name, t in tables.items()}),
+        card_body="",  # the card is written once the version is known
         license=recipe.license,
         recipe_hash=recipe.content_hash(),
     )
@@ -83,6 +67,11 @@ def publish_release(
         return
     manifest.version = str(version)
     write_manifest(workspace.dataset, manifest)
+    write_id_lists(workspace.dataset, tables)
+    changelog = changelog_against(hub, previous, tables)
+    write_card(
+        workspace.dataset, manifest, tables, CardSource.from_recipe(loaded, target), changelog
+    )
     released = hub.publish(workspace.dataset, version, f"{recipe.name} {version.tag}")
     summary.version = released.tag
     summary.published_to = str(released.remote)
