@@ -29,6 +29,7 @@ CARD_TAGS = ["role-playing", "synthetic"]
 # Configs holding reading-comprehension rows: the card adds question-answering.
 QA_CONFIGS = {"mrc", "rolemrc_sft", "rolemrc_test", "preference"}
 HF_PREFIX = "hf://datasets/"
+MAX_LABEL_ROWS = 30  # per config table; the rest are summed in one row
 _SPLIT_OF_FILE = re.compile(r"^(?P<split>[A-Za-z0-9_.]+)-\d+-of-\d+\.parquet$")
 
 
@@ -189,7 +190,7 @@ def _provenance(manifest: Manifest, source: CardSource, stats: list[ConfigStats]
             "",
             "| config | task | prompt hash | rows |",
             "|---|---|---|---:|",
-            *(f"| {c} | {task} | `{h}` | {rows} |" for c, (task, h), rows in prompts),
+            *(f"| {c} | {task or '–'} | `{h}` | {rows} |" for c, (task, h), rows in prompts),
         ]
     return "\n".join(lines)
 
@@ -223,14 +224,18 @@ def _configs(stats: list[ConfigStats]) -> str:
             )
     for s in stats:
         if s.label_shares:
+            shown = list(s.label_shares.items())[:MAX_LABEL_ROWS]
+            rest = dict(list(s.label_shares.items())[MAX_LABEL_ROWS:])
             lines += [
                 "",
                 f"### {s.config}: `{s.label_column}` shares",
                 "",
                 f"| {s.label_column} | share |",
                 "|---|---:|",
-                *(f"| {label} | {share:.1%} |" for label, share in s.label_shares.items()),
+                *(f"| {label} | {share:.1%} |" for label, share in shown),
             ]
+            if rest:
+                lines.append(f"| {len(rest)} other labels | {sum(rest.values()):.1%} |")
     return "\n".join(lines)
 
 

@@ -74,7 +74,7 @@ def _rows_per_role(figure: Figure, stats: list[ConfigStats]) -> bool:
 
 
 def _label_shares(figure: Figure, stats: list[ConfigStats]) -> bool:
-    """One 100% bar per config, split by its labels (`task` or `label`)."""
+    """One 100% bar per config, split by its `task` labels."""
     labelled = [s for s in stats if s.label_shares]
     if not labelled:
         return False
@@ -97,7 +97,7 @@ def _label_shares(figure: Figure, stats: list[ConfigStats]) -> bool:
     axes.set_yticks(range(len(labelled)), [s.config for s in labelled], fontsize=8)
     axes.set_xlim(0, 1)
     axes.set_xlabel("share of rows")
-    axes.set_title("Label shares per config (task or label)")
+    axes.set_title("Label shares per config (`task`)")
     figure.tight_layout()
     return True
 

@@ -14,7 +14,7 @@ import pyarrow as pa
 
 ROLE_COLUMNS = ("role_id", "role")
 LANGUAGE_COLUMNS = ("language", "lang")
-LABEL_COLUMNS = ("task", "label")
+LABEL_COLUMNS = ("task",)  # not ditto's `label`: it names the role
 # Where the reply is: chats (last assistant turn), preference pairs, references, lists.
 CHAT_COLUMNS = ("messages", "conversations")
 TEXT_COLUMNS = ("chosen", "reference")

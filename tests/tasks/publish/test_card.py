@@ -77,7 +77,26 @@ def views() -> dict[str, pa.Table]:
         ],
         schema=DATASET_CONFIGS["preference"].arrow_schema,
     )
-    return {"rolebench": rolebench, "preference": preference}
+    ditto = pa.Table.from_pylist(
+        [
+            {
+                "id": "dt0",
+                "system": "You are Sherlock.",
+                "prompts": ["Who are you?"],
+                "messages": [
+                    {"role": "user", "content": "Who are you?"},
+                    {"role": "assistant", "content": "A consulting detective."},
+                ],
+                "rejection_labels": [0],
+                "evidence": [],
+                "role_consist_cands": [],
+                "label": "Sherlock Holmes",  # the role, not a task label
+                "lang": "en",
+            }
+        ],
+        schema=DATASET_CONFIGS["ditto"].arrow_schema,
+    )
+    return {"rolebench": rolebench, "preference": preference, "ditto": ditto}
 
 
 def build_tree(
@@ -125,6 +144,7 @@ def test_card_metadata_configs_tables_and_plots(tmp_path: Path) -> None:
     assert "| chat | last assistant turn of `messages` | 4.2 | 5 | 5 |" in text
     assert "| preference | `chosen` | 7.0 | 7 | 7 |" in text
     assert "| rolebench | first item of `generated` | 3.0 | 3 | 3 |" in text
+    assert "| ditto | 1 | – | en 100% |" in text and "### ditto" not in text
     assert "| chat/answer | 46.2% |" in text  # 6 of the 13 chat rows
     assert "| chat | chat/refusal | `p1` | 2 |" in text  # prompt hashes by task
 
