@@ -14,6 +14,7 @@ from pathlib import Path
 import datasets
 import pyarrow.parquet as pq
 import pytest
+from huggingface_hub import DatasetCard
 
 from rolemill.testing.scripted_server import ScriptedLLMServer
 from tests.flows.conftest import REQUESTS_PER_ROLE, Project, clone_version, make_project
@@ -111,6 +112,20 @@ def test_adding_a_character_requests_only_it_and_publishes_a_minor_version(
         assert ids(old, config) < ids(current, config)  # old rows kept, new rows added
     roles = set(pq.read_table(current / "data" / "profiles").column("role_id").to_pylist())
     assert roles == {"sherlock-holmes", "jane-eyre", "captain-ahab"}
+
+    card = DatasetCard.load(current / "README.md")
+    assert card.data.annotations_creators == ["machine-generated"]
+    assert "v0.2.0 against v0.1.0" in card.text
+    for config in CONFIG_FIELDS:  # the changelog counts what the two clones hold
+        added = len(ids(current, config) - ids(old, config))
+        assert (
+            f"| {config} | {len(ids(old, config))} | {len(ids(current, config))} | +{added} | -0 |"
+            in card.text
+        )
+    plots = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", card.text)
+    assert len(plots) == 3
+    for plot in plots:
+        assert (current / plot).read_bytes().startswith(b"\x89PNG")  # LFS checked out
 
 
 def test_a_build_killed_mid_generation_resumes_without_repeating_requests(

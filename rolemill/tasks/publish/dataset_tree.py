@@ -20,14 +20,13 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
-import yaml
 
 from rolemill.schemas.manifest import MANIFEST_FILENAME, Manifest, ManifestConfig, ManifestFile
 from rolemill.tasks.parquet import write_parquet
+from rolemill.tasks.publish.card import card_front_matter, render_card
 from rolemill.tasks.publish.versioning import content_hash
 
 SPLIT = "train"
-CARD_TAGS = ["role-playing", "synthetic"]
 _CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
@@ -90,34 +89,11 @@ def write_dataset_tree(
 
 
 def dataset_card(manifest: Manifest, card_body: str, license: str) -> str:
-    """README.md: the YAML front matter `datasets` and the hub read, then `card_body`."""
-    total = sum(config.rows for config in manifest.configs.values())
-    front_matter = {
-        "license": license,
-        "task_categories": ["text-generation"],
-        "tags": CARD_TAGS,
-        "annotations_creators": ["machine-generated"],
-        "size_categories": [size_category(total)],
-        "configs": [
-            {
-                "config_name": config,
-                "data_files": [{"split": SPLIT, "path": f"data/{config}/{SPLIT}-*.parquet"}],
-            }
-            for config in manifest.configs
-        ],
-    }
-    header = yaml.safe_dump(front_matter, sort_keys=False, allow_unicode=True)
-    return f"---\n{header}---\n\n{card_body.strip()}\n"
+    """A provisional README.md: the card's YAML metadata, then `card_body`.
 
-
-def size_category(rows: int) -> str:
-    """The hub's `size_categories` bucket for a row count."""
-    bounds = [(1_000, "n<1K"), (10_000, "1K<n<10K"), (100_000, "10K<n<100K")]
-    bounds += [(1_000_000, "100K<n<1M"), (10_000_000, "1M<n<10M"), (100_000_000, "10M<n<100M")]
-    for bound, label in bounds:
-        if rows < bound:
-            return label
-    return "100M<n<1B"
+    `card.write_card` replaces it with the whole card once the version is known.
+    """
+    return render_card(card_front_matter(manifest, license=license), card_body)
 
 
 def manifest_text(manifest: Manifest) -> str:

@@ -44,7 +44,10 @@ from rolemill.tasks.publish.versioning import Version
 __all__ = ["GitLfsHub", "HubError", "PublishedVersion", "VersionInfo"]
 
 BRANCH = "main"
-LFS_ATTRIBUTES = "*.parquet filter=lfs diff=lfs merge=lfs -text\n"
+# Parquet and the card's plots (binary, as the Hugging Face Hub stores them) go to LFS.
+LFS_ATTRIBUTES = (
+    "*.parquet filter=lfs diff=lfs merge=lfs -text\n*.png filter=lfs diff=lfs merge=lfs -text\n"
+)
 LFS_POINTER_PREFIX = "version https://git-lfs.github.com/spec/v1"
 
 # Given to every git command: our identity, never a prompt, a signature or an editor.
@@ -160,6 +163,19 @@ class GitLfsHub:
             )
             for version in versions
         ]
+
+    def read_texts(self, version: Version | str, paths: Sequence[str]) -> dict[str, str]:
+        """Plain (non-LFS) files of a version, path -> text; paths it lacks are left out."""
+        version = Version.parse(version) if isinstance(version, str) else version
+        cache = self._fetch_tags([version.tag])
+        present = self._git(
+            "ls-tree", "-z", "--name-only", f"refs/tags/{version.tag}", "--", *paths, repo=cache
+        ).split("\0")
+        return {
+            path: self._git("cat-file", "blob", f"refs/tags/{version.tag}:{path}", repo=cache)
+            for path in paths
+            if path in present
+        }
 
     # -- writing ---------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -225,6 +225,14 @@ class HfHub:
         dest.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(downloaded, dest)
         return dest
+
+    def read_texts(self, version: Version | str, paths: Sequence[str]) -> dict[str, str]:
+        version = as_version(version)
+        tagged = self._tagged_commits()
+        if version not in tagged:
+            raise unknown_version(self.remote, version, sorted(tagged))
+        found = {path: self._download(version, tagged[version], path) for path in paths}
+        return {path: file.read_text(encoding="utf-8") for path, file in found.items() if file}
 
     def _download(self, version: Version, commit: str, path: str) -> Path | None:
         """The Hub's copy of `path` at a version's commit (in our cache); None on its 404."""

@@ -11,6 +11,7 @@ never changed. The checks every hub runs before publishing live here too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -71,6 +72,10 @@ class Hub(Protocol):
 
     def read_file(self, version: Version | str, path: str, dest: Path) -> Path | None:
         """Copy the file `path` as published under `version` to `dest`; None if it has none."""
+        ...
+
+    def read_texts(self, version: Version | str, paths: Sequence[str]) -> dict[str, str]:
+        """Path -> text of small plain files of a version; paths it lacks are left out."""
         ...
 
     def publish(self, tree: Path, version: Version, message: str) -> PublishedVersion:

@@ -12,6 +12,8 @@ import polars as pl
 
 from rolemill.schemas.dataset_configs import DATASET_CONFIGS
 from rolemill.tasks.parquet import to_plain_arrow
+from rolemill.tasks.publish.card import CardSource, write_card
+from rolemill.tasks.publish.changelog import changelog_against, write_id_lists
 from rolemill.tasks.publish.dataset_tree import write_dataset_tree, write_manifest
 from rolemill.tasks.publish.targets import hub_for
 from rolemill.tasks.publish.versioning import next_version
@@ -21,25 +23,6 @@ if TYPE_CHECKING:
     from rolemill.flows.workspace import RunWorkspace
     from rolemill.schemas.recipe import LoadedRecipe
     from rolemill.tasks.publish.published_index import PublishedIndex
-
-
-def card_body(loaded: LoadedRecipe, rows: dict[str, int]) -> str:
-    recipe = loaded.recipe
-    lines = [
-        f"# {recipe.name}",
-        "",
-        recipe.description.strip() or "A role-play dataset built by rolemill.",
-        "",
-        f"Built by rolemill from recipe `{loaded.path.name}` (hash `{recipe.content_hash()}`) "
-        f"with the {recipe.llm.provider} model `{recipe.llm.model_name}`.",
-        "",
-        "| config | rows |",
-        "|---|---|",
-        *(f"| {config} | {count} |" for config, count in rows.items()),
-        "",
-        "Load a version with `datasets.load_dataset(<clone of this repository>, <config>)`.",
-    ]
-    return "\n".join(lines)
 
 
 def publish_release(
@@ -52,8 +35,9 @@ def publish_release(
     """Publish `frames` as a new version if they differ from the latest; with `published`,
     the version carries the near-duplicate index and the shared index gets its rows."""
     recipe = loaded.recipe
+    target = recipe.publish.target or recipe.name
     hub = hub_for(
-        recipe.publish.target or recipe.name,
+        target,
         workspace.hub_scratch,
         private=recipe.publish.private,
         token_secret=recipe.publish.token_secret,
@@ -66,7 +50,7 @@ def publish_release(
         workspace.dataset,
         recipe.name,
         tables,
-        card_body=card_body(loaded, {name: t.num_rows for name, t in tables.items()}),
+        card_body="",  # the card is written once the version is known
         license=recipe.license,
         recipe_hash=recipe.content_hash(),
     )
@@ -86,6 +70,11 @@ def publish_release(
         return
     manifest.version = str(version)
     write_manifest(workspace.dataset, manifest)
+    write_id_lists(workspace.dataset, tables)
+    changelog = changelog_against(hub, previous, tables)
+    write_card(
+        workspace.dataset, manifest, tables, CardSource.from_recipe(loaded, target), changelog
+    )
     released = hub.publish(workspace.dataset, version, f"{recipe.name} {version.tag}")
     if published is not None:
         published.share()

@@ -130,7 +130,7 @@ def test_publish_two_versions_one_guarded_commit_and_a_tag_each(
         hub.publish(second, Version(1, 0, 0), "again")
 
 
-def test_read_file_copies_one_file_of_a_version(fake: FakeHfHub, tmp_path: Path) -> None:
+def test_read_file_and_read_texts_fetch_files_of_a_version(fake: FakeHfHub, tmp_path: Path) -> None:
     hub = make_hub(fake, tmp_path)
     tree = make_tree(tmp_path / "t1", {"chat": sample_table("chat", range(3))})
     release(hub, tree)
@@ -138,6 +138,8 @@ def test_read_file_copies_one_file_of_a_version(fake: FakeHfHub, tmp_path: Path)
     assert hub.read_file("v0.1.0", data_file_path("chat"), dest) == dest
     assert dest.read_bytes() == (tree / data_file_path("chat")).read_bytes()
     assert hub.read_file("v0.1.0", "dedup/index.parquet", tmp_path / "none") is None
+    texts = hub.read_texts("v0.1.0", ["manifest.json", "ids/none.txt"])
+    assert list(texts) == ["manifest.json"] and '"chat"' in texts["manifest.json"]
     with pytest.raises(HubError, match=r"v0\.2\.0"):
         hub.read_file("v0.2.0", data_file_path("chat"), dest)
 
