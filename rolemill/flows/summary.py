@@ -20,6 +20,10 @@ class BuildSummary:
     below_confidence: int = 0
     dedup_exact: int = 0
     dedup_near: int = 0
+    filter_drops: dict[str, dict[str, int]] = field(default_factory=dict)
+    """per config: rows dropped by the quality filters, per reason (docs/quality.md)"""
+    filter_examples: dict[str, dict[str, list[dict[str, str]]]] = field(default_factory=dict)
+    """per config and reason: a few dropped rows (id, role_name, excerpt)"""
     validation_failures: list[str] = field(default_factory=list)
     usage: Usage = field(default_factory=Usage)
     version: str | None = None
@@ -41,6 +45,14 @@ class BuildSummary:
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
 
+    def filter_totals(self) -> dict[str, int]:
+        """Rows dropped per quality-filter reason over every config (reasons that dropped any)."""
+        totals: dict[str, int] = {}
+        for drops in self.filter_drops.values():
+            for reason, count in drops.items():
+                totals[reason] = totals.get(reason, 0) + count
+        return {reason: count for reason, count in totals.items() if count}
+
     def lines(self) -> list[str]:
         """The summary as plain text lines (used by the CLI and the logs)."""
         u = self.usage
@@ -51,6 +63,8 @@ class BuildSummary:
             f"{self.dedup_exact} exact duplicates, {self.dedup_near} near duplicates, "
             f"{len(self.generation_failures)} failed requests"
         )
+        filtered = ", ".join(f"{n} {reason}" for reason, n in self.filter_totals().items())
+        out.append(f"  quality filters dropped: {filtered or 'nothing'}")
         out.append(
             f"  LLM: {u.requests} requests sent, {u.cache_hits} cache hits, "
             f"{u.prompt_tokens + u.completion_tokens} tokens, ${u.cost_usd:.4f}"

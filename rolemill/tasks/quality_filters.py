@@ -63,7 +63,9 @@ _EN_END = (
     r"(?:\s*(?:[,.;:!)]|—|–|$)|\s+(?:and|but|so|i|who|that|which|with|without|created|"
     r"developed|trained|made|built|designed|programmed|by|from|like|myself|here|now)\b)"
 )
-_ZH_AI = r"(?:人工智能|ai|大型语言模型|大语言模型|语言模型|聊天机器人)(?:语言模型|助手|模型|程序|系统)?"
+_ZH_AI = (
+    r"(?:人工智能|ai|大型语言模型|大语言模型|语言模型|聊天机器人)(?:语言模型|助手|模型|程序|系统)?"
+)
 _ZH_END = r"(?:[，,。.！!；;：:、\s]|$|我|而|所以|没有|无法|不能|不会|并|只)"
 BOILERPLATE = (
     rf"\bas an? {_EN_AI}{_EN_END}",
