@@ -90,11 +90,14 @@ def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-def _text(seed: str, max_len: int, words: int = 8, chinese: bool = False) -> str:
+def _text(seed: str, max_len: int, words: int = 8, chinese: bool = False, min_len: int = 0) -> str:
+    """`words` words (more while shorter than `min_len`), cut at `max_len` characters."""
     start = int(seed[:8], 16)
     vocabulary, space = (ZH_WORDS, "") if chinese else (WORDS, " ")
-    text = space.join(vocabulary[(start + i * 7) % len(vocabulary)] for i in range(words))
-    return text[:max_len]
+    chosen: list[str] = []
+    while len(chosen) < words or len(space.join(chosen)) < min_len:
+        chosen.append(vocabulary[(start + len(chosen) * 7) % len(vocabulary)])
+    return space.join(chosen)[:max_len]
 
 
 def instance_of(schema: dict[str, Any], seed: str, chinese: bool = False) -> Any:
@@ -125,7 +128,9 @@ def instance_of(schema: dict[str, Any], seed: str, chinese: bool = False) -> Any
         return int(seed[:2], 16) % 2 == 0
     if kind == "null":
         return None
-    return _text(seed, schema.get("maxLength", 200), chinese=chinese)
+    return _text(
+        seed, schema.get("maxLength", 200), chinese=chinese, min_len=schema.get("minLength", 0)
+    )
 
 
 def build_app(state: ScriptState) -> Any:
