@@ -40,6 +40,7 @@ from rolemill.tasks.generators.registry import enabled_generators
 from rolemill.tasks.persona_pool import PersonaPool, load_persona_pool, persona_table
 from rolemill.tasks.publish.published_index import PublishedIndex
 from rolemill.tasks.publish.release import publish_release
+from rolemill.tasks.quality_filters import apply_filters
 from rolemill.tasks.seed_loader import load_seeds
 from rolemill.tasks.validation import raise_if_failed, run_gate
 from rolemill.tasks.views import VIEWS
@@ -152,6 +153,15 @@ def build_dataset(
             personas = persona_table(pool, tables["profiles"]["role_id"].to_list())
             tables["personas"] = pl.from_arrow(personas)  # type: ignore[assignment]
         for name, frame in generated.items():
+            # Quality filters before dedup: a junk row must never be the kept row of a
+            # near-duplicate cluster (its clean near-copies would go with it).
+            filtered = apply_filters(name, frame, loaded.recipe.filters)
+            summary.filter_drops[name] = filtered.dropped
+            summary.filter_examples[name] = {
+                reason: [dict(example) for example in examples]
+                for reason, examples in filtered.examples.items()
+            }
+            frame = filtered.kept
             outcome = deduplicate_per_role(frame, loaded.recipe.dedup)
             summary.dedup_exact += outcome.exact_dropped
             summary.dedup_near += outcome.near_dropped

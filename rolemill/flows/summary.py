@@ -24,6 +24,10 @@ class BuildSummary:
     """new rows dropped as exact or near copies of rows published earlier"""
     dedup_published_examples: list[str] = field(default_factory=list)
     dedup_published_from: str = ""
+    filter_drops: dict[str, dict[str, int]] = field(default_factory=dict)
+    """per config: rows dropped by the quality filters, per reason (docs/quality.md)"""
+    filter_examples: dict[str, dict[str, list[dict[str, str]]]] = field(default_factory=dict)
+    """per config and reason: a few dropped rows (id, role_name, excerpt)"""
     validation_failures: list[str] = field(default_factory=list)
     data_docs: str | None = None
     """index.html of the validation gate's Data Docs"""
@@ -47,6 +51,14 @@ class BuildSummary:
     def write(self, path: Path) -> None:
         path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
 
+    def filter_totals(self) -> dict[str, int]:
+        """Rows dropped per quality-filter reason over every config (reasons that dropped any)."""
+        totals: dict[str, int] = {}
+        for drops in self.filter_drops.values():
+            for reason, count in drops.items():
+                totals[reason] = totals.get(reason, 0) + count
+        return {reason: count for reason, count in totals.items() if count}
+
     def lines(self) -> list[str]:
         """The summary as plain text lines (used by the CLI and the logs)."""
         u = self.usage
@@ -62,6 +74,8 @@ class BuildSummary:
                 f"  dropped {self.dedup_published} near-copies of rows published in "
                 f"{self.dedup_published_from}"
             )
+        filtered = ", ".join(f"{n} {reason}" for reason, n in self.filter_totals().items())
+        out.append(f"  quality filters dropped: {filtered or 'nothing'}")
         out.append(
             f"  LLM: {u.requests} requests sent, {u.cache_hits} cache hits, "
             f"{u.prompt_tokens + u.completion_tokens} tokens, ${u.cost_usd:.4f}"

@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rolemill.schemas.filters import QualityFilterConfig
 from rolemill.schemas.input_error import InputError
 from rolemill.schemas.llm import LLMConfig
 from rolemill.schemas.quality import DedupConfig, ValidationConfig
@@ -237,6 +238,7 @@ class Recipe(_Section):
     generators: GeneratorsConfig = Field(default_factory=GeneratorsConfig)
     llm: LLMConfig = Field(default_factory=LLMConfig)
     dedup: DedupConfig = Field(default_factory=DedupConfig)
+    filters: QualityFilterConfig = Field(default_factory=QualityFilterConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     shard_size: int = Field(default=8, ge=1, le=10_000, description="roles per Prefect task")

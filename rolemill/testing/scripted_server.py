@@ -3,7 +3,8 @@
 It speaks `/v1/chat/completions` over real HTTP, so the real SDKs and the whole
 gateway are exercised. Replies are deterministic: a structured request gets an
 instance of its JSON schema built from a hash of the request; a chat request gets
-a short text. Faults are scripted in the last user message:
+a short text, in Chinese words when the request holds Chinese (a zh role's prompts), as a
+real model would answer. Faults are scripted in the last user message:
 
     "... [[faults: 429,500,timeout,truncated,malformed,echo-key]]"
 
@@ -56,6 +57,10 @@ WORDS = [
     "night",
 ]
 
+# Chinese words for requests that hold Chinese text: the same scene, no spaces between
+ZH_WORDS = ["老", "灯塔", "守护人", "望着", "灰色的", "海浪", "翻过", "港口", "海鸥", "鸣叫", "灯", "缓缓", "转动", "漫长的", "夜晚"]  # fmt: skip
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
 
 @dataclass
 class LoggedRequest:
@@ -87,28 +92,34 @@ def digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-def _text(seed: str, max_len: int, words: int = 8) -> str:
+def _text(seed: str, max_len: int, words: int = 8, chinese: bool = False, min_len: int = 0) -> str:
+    """`words` words (more while shorter than `min_len`), cut at `max_len` characters."""
     start = int(seed[:8], 16)
-    text = " ".join(WORDS[(start + i * 7) % len(WORDS)] for i in range(words))
-    return text[:max_len]
+    vocabulary, space = (ZH_WORDS, "") if chinese else (WORDS, " ")
+    chosen: list[str] = []
+    while len(chosen) < words or len(space.join(chosen)) < min_len:
+        chosen.append(vocabulary[(start + len(chosen) * 7) % len(vocabulary)])
+    return space.join(chosen)[:max_len]
 
 
-def instance_of(schema: dict[str, Any], seed: str) -> Any:
-    """A deterministic value that satisfies `schema` (the subset rolemill emits)."""
+def instance_of(schema: dict[str, Any], seed: str, chinese: bool = False) -> Any:
+    """A deterministic value that satisfies `schema` (the subset rolemill emits); its
+    strings in Chinese words with `chinese`."""
     if "anyOf" in schema:
         options = [s for s in schema["anyOf"] if s.get("type") != "null"] or schema["anyOf"]
-        return instance_of(options[0], seed)
+        return instance_of(options[0], seed, chinese)
     if "enum" in schema:
         return schema["enum"][int(seed[:4], 16) % len(schema["enum"])]
     kind = schema.get("type")
     if kind == "object":
         return {
-            name: instance_of(sub, digest([seed, name]))
+            name: instance_of(sub, digest([seed, name]), chinese)
             for name, sub in schema.get("properties", {}).items()
         }
     if kind == "array":
         count = max(schema.get("minItems", 0), min(schema.get("maxItems", 3), 3))
-        return [instance_of(schema.get("items", {}), digest([seed, i])) for i in range(count)]
+        items = schema.get("items", {})
+        return [instance_of(items, digest([seed, i]), chinese) for i in range(count)]
     if kind == "integer":
         low, high = schema.get("minimum", 0), schema.get("maximum", 10)
         return low + int(seed[:6], 16) % (high - low + 1)
@@ -119,7 +130,9 @@ def instance_of(schema: dict[str, Any], seed: str) -> Any:
         return int(seed[:2], 16) % 2 == 0
     if kind == "null":
         return None
-    return _text(seed, schema.get("maxLength", 200))
+    return _text(
+        seed, schema.get("maxLength", 200), chinese=chinese, min_len=schema.get("minLength", 0)
+    )
 
 
 def build_app(state: ScriptState) -> Any:
@@ -185,8 +198,11 @@ def build_app(state: ScriptState) -> Any:
         schema = (response_format.get("json_schema") or {}).get("schema")
         entry.structured = schema is not None
         seed = digest([messages, body.get("seed")])
+        chinese = HAN.search(entry.prompt) is not None
         if schema is not None:
-            content = json.dumps(instance_of(schema, seed))
+            content = json.dumps(instance_of(schema, seed, chinese), ensure_ascii=False)
+        elif chinese:
+            content = "脚本回复：" + _text(seed, 200, words=12, chinese=True)
         else:
             content = "Scripted reply: " + _text(seed, 200, words=12) + state.reply_suffix
         if fault == "truncated":

@@ -259,3 +259,26 @@ def test_a_role_whose_profile_never_parses_is_reported_and_left_out(
     assert rows == {
         "profiles": 1, "style_transfer": 1, "self_alignment": 1, "rolebench": 1, "ditto": 1
     }  # fmt: skip
+
+
+def test_quality_filters_drop_before_dedup_and_the_summary_counts_them(
+    tmp_path: Path, scripted: ScriptedLLMServer, prefect_api: str
+) -> None:
+    project = make_project(tmp_path, scripted, prefect_api, ["sherlock-holmes", "sun-wukong"])
+    # Scripted English replies are 8 to 14 words: at most 5 drops every English reply.
+    result = project.build("--set", "filters.max_words_en=5")
+    assert result.returncode == 0, result.stderr
+    (summary_path,) = (tmp_path / "data").glob("runs/tiny/*/summary.json")
+    summary = json.loads(summary_path.read_text())
+    drops = summary["filter_drops"]
+    assert set(drops) == {"context_instruct", "style_transfer", "self_alignment"}
+    assert drops["style_transfer"]["too_long"] == drops["self_alignment"]["too_long"] == 1
+    assert drops["context_instruct"]["too_long"] >= 1
+    total = sum(config["too_long"] for config in drops.values())
+    assert f"quality filters dropped: {total} too_long" in result.stdout
+    example = summary["filter_examples"]["style_transfer"]["too_long"][0]
+    assert example["role_name"] == "Sherlock Holmes" and example["excerpt"]
+    checkout = clone(project, "v0.1.0", tmp_path / "v0.1.0")
+    for config in ("context_instruct", "style_transfer", "self_alignment"):
+        languages = pq.read_table(checkout / "data" / config).column("language").to_pylist()
+        assert set(languages) == {"zh"}  # the Chinese role's replies are within bounds

@@ -1,14 +1,20 @@
 """The role's replies: composed from the model's structured output, then checked against
 the seed's answer span and the system requirement, and repaired where a fixed repair
-exists (an answer that misses the span, a requirement not followed)."""
+exists (an answer that misses the span, a requirement not followed).
+
+The span checks (`contains`, `leaks`) are polars expressions, so the quality filters run
+the very same checks over whole frames (`contains_expression`, `leak_expression`); the
+generator evaluates them on one reply at a time.
+"""
 
 from __future__ import annotations
 
 import re
 
+import polars as pl
 from pydantic import BaseModel, ConfigDict, Field
 
-from rolemill.tasks.generators.reading_comprehension.relevance import terms
+from rolemill.tasks.generators.reading_comprehension.relevance import STOPWORDS, WORD
 
 NARRATION = re.compile(r"^\*([^*\n]+)\*")
 ACTION = re.compile(r"(?<!\*)\*(?!\*)[^*\n]*(?<!\*)\*(?!\*)")
@@ -19,6 +25,8 @@ LEAK_SHARE = 0.6  # share of a span's own content words that, all in a refusal, 
 HAN = re.compile(r"[\u4e00-\u9fff]")
 # Chinese function characters, left out when comparing a span's characters with a reply
 ZH_FUNCTION = frozenset("的了是在和与之也而及其就都不我你他她它这那有个着把被对")
+ZH_FUNCTION_LIST = sorted(ZH_FUNCTION)
+STOPWORD_LIST = sorted(STOPWORDS)
 
 # Nested system requirements RoleMRC names (special format, special content) and the
 # priority rules that override the user; their wording is in requirement.j2.
@@ -73,32 +81,66 @@ def _pattern(span: str) -> str:
     return r"\s+".join(re.escape(word) for word in span.split())
 
 
+def _folded(text: pl.Expr) -> pl.Expr:
+    """Lower case, every whitespace run one space: how a span is looked for in a reply."""
+    return text.str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+
+
+def contains_expression(text: pl.Expr, span: pl.Expr) -> pl.Expr:
+    """Whether `span` occurs in `text`, ignoring case and spacing (null if either is)."""
+    return _folded(text).str.contains(_folded(span), literal=True)
+
+
+def _numbers(text: pl.Expr) -> pl.Expr:
+    """The numbers in a text, thousands separators dropped (list)."""
+    return text.str.extract_all(NUMBER.pattern).list.eval(
+        pl.element().str.replace_all(",", "", literal=True)
+    )
+
+
+def _content(text: pl.Expr) -> pl.Expr:
+    """English content words (as relevance reads them: 4+ letters, no stopword, crude
+    singular) and Chinese characters other than function ones (characters, not bigrams:
+    月球的引力 and 月球引力 should match), as a list of distinct terms."""
+    word = pl.element()
+    words = (
+        text.str.to_lowercase()
+        .str.extract_all(WORD.pattern)
+        .list.eval(word.filter(~word.is_in(STOPWORD_LIST)).str.strip_suffix("s"))
+    )
+    han = text.str.extract_all(HAN.pattern).list.eval(word.filter(~word.is_in(ZH_FUNCTION_LIST)))
+    return pl.concat_list(words, han).list.unique()
+
+
+def leak_expression(text: pl.Expr, span: pl.Expr, question: pl.Expr) -> pl.Expr:
+    """Whether a refusal `text` gives the answer `span` away: verbatim, by a number of the
+    span, or by most (LEAK_SHARE) of the span's content words that the question does not
+    already hold, in any order or form. Null where `span` is null."""
+    own_numbers = _numbers(span).list.set_difference(_numbers(question))
+    by_number = own_numbers.list.set_intersection(_numbers(text)).list.len() > 0
+    own = _content(span).list.set_difference(_content(question))
+    shared = own.list.set_intersection(_content(text)).list.len()
+    by_words = (own.list.len() > 0) & (shared >= LEAK_SHARE * own.list.len())
+    return contains_expression(text, span) | by_number | by_words
+
+
+def _one_row(expression: pl.Expr, **values: str) -> bool:
+    frame = pl.DataFrame(
+        {name: [value] for name, value in values.items()},
+        schema={name: pl.String for name in values},
+    )
+    return bool(frame.select(expression).item())
+
+
 def contains(text: str, span: str) -> bool:
     """Whether `span` occurs in `text` (ignoring case and spacing)."""
-    return re.search(_pattern(span), text, re.IGNORECASE) is not None
-
-
-def _numbers(text: str) -> set[str]:
-    return {number.replace(",", "") for number in NUMBER.findall(text)}
-
-
-def _content(text: str) -> set[str]:
-    """English content words (as relevance reads them) and Chinese characters other than
-    function ones (characters, not bigrams: 月球的引力 and 月球引力 should match)."""
-    words = {term for term in terms(text) if not HAN.match(term)}
-    return words | (set(HAN.findall(text)) - ZH_FUNCTION)
+    return _one_row(contains_expression(pl.col("text"), pl.col("span")), text=text, span=span)
 
 
 def leaks(text: str, span: str, question: str) -> bool:
-    """Whether a refusal `text` gives the answer `span` away: verbatim, by a number of the
-    span, or by most (LEAK_SHARE) of the span's content words that the question does not
-    already hold, in any order or form."""
-    if contains(text, span):
-        return True
-    if (_numbers(span) - _numbers(question)) & _numbers(text):
-        return True
-    own = _content(span) - _content(question)
-    return bool(own) and len(own & _content(text)) >= LEAK_SHARE * len(own)
+    """`leak_expression` for one refusal."""
+    expression = leak_expression(pl.col("text"), pl.col("span"), pl.col("question"))
+    return _one_row(expression, text=text, span=span, question=question)
 
 
 def join(text: str, line: str, language: str) -> str:
