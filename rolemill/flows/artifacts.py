@@ -28,6 +28,7 @@ from prefect.artifacts import (
 
 from rolemill.flows.progress import ProgressSink, progress, set_progress_sink
 from rolemill.flows.summary import BuildSummary
+from rolemill.tasks.drop_report import EXACT_DUPLICATE, NEAR_DUPLICATE
 
 log = logging.getLogger(__name__)
 
@@ -49,9 +50,12 @@ def summary_table(summary: BuildSummary) -> list[dict[str, Any]]:
         "exact duplicate": summary.dedup_exact,
         "near duplicate": summary.dedup_near,
         "failed request": len(summary.generation_failures),
-        # added by the quality filters; absent from older summaries
-        **{f"filter: {name}": n for name, n in getattr(summary, "filter_drops", {}).items()},
     }
+    for reasons in summary.drops.values():
+        for reason, n in reasons.items():
+            if reason not in (EXACT_DUPLICATE, NEAR_DUPLICATE):  # counted above
+                item = reason.replace("_", " ")
+                drops[item] = drops.get(item, 0) + n
     rows += [{"section": "dropped", "item": reason, "value": n} for reason, n in drops.items()]
     rows += [
         {"section": "llm", "item": "requests sent", "value": u.requests},
@@ -73,9 +77,8 @@ def release_markdown(summary: BuildSummary, card: Path) -> str:
         lines[-1] += "."
     else:
         lines.append(summary.publish_note)
-    data_docs = getattr(summary, "data_docs", None)  # set by the validation gate
-    if data_docs:
-        lines += ["", f"Great Expectations Data Docs: `{data_docs}`"]
+    if summary.data_docs:
+        lines += ["", f"Great Expectations Data Docs: `{summary.data_docs}`"]
     if summary.validation_failures:
         lines += ["", "Validation failures:", *(f"- {f}" for f in summary.validation_failures)]
     lines += ["", f"Run workspace: `{summary.workspace}`", ""]

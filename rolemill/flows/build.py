@@ -36,6 +36,7 @@ from rolemill.schemas.dataset_configs import DATASET_CONFIGS, gate_expectations
 from rolemill.schemas.recipe import LoadedRecipe, Recipe, load_recipe
 from rolemill.schemas.seeds import CharacterSeed, SeedSet
 from rolemill.tasks.dedup import deduplicate_per_role
+from rolemill.tasks.drop_report import DropReport
 from rolemill.tasks.generators.registry import enabled_generators
 from rolemill.tasks.persona_pool import PersonaPool, load_persona_pool, persona_table
 from rolemill.tasks.publish.published_index import PublishedIndex
@@ -143,6 +144,7 @@ def build_dataset(
     workspace = RunWorkspace.create(loaded.recipe.name, run_id)
     summary = BuildSummary(loaded.recipe.name, run_id, str(workspace.root))
     artifacts = BuildArtifacts(summary, card=workspace.dataset / "README.md")
+    drops = DropReport()
 
     try:  # the summary is written even when a stage fails
         published = PublishedIndex.fetch(loaded, workspace)  # settings checked before requests
@@ -156,17 +158,17 @@ def build_dataset(
             # Quality filters before dedup: a junk row must never be the kept row of a
             # near-duplicate cluster (its clean near-copies would go with it).
             filtered = apply_filters(name, frame, loaded.recipe.filters)
-            summary.filter_drops[name] = filtered.dropped
-            summary.filter_examples[name] = {
-                reason: [dict(example) for example in examples]
-                for reason, examples in filtered.examples.items()
-            }
+            for reason, count in filtered.dropped.items():
+                drops.add(name, reason, count, filtered.examples.get(reason, ()))
             frame = filtered.kept
             outcome = deduplicate_per_role(frame, loaded.recipe.dedup)
             summary.dedup_exact += outcome.exact_dropped
             summary.dedup_near += outcome.near_dropped
+            drops.add_duplicates(
+                name, frame, outcome.exact_dropped, outcome.near_dropped, outcome.clusters
+            )
             tables[name] = outcome.kept
-        published.drop_copies(tables, list(generated), summary)  # dedup across versions
+        published.drop_copies(tables, list(generated), summary, drops)  # across versions
         for view in VIEWS:
             rows = view.build(tables)
             if rows is not None:
@@ -189,6 +191,8 @@ def build_dataset(
         else:
             summary.publish_note = "not published (publishing is off)"
     finally:
+        summary.drops = drops.counts
+        summary.drop_report = str(drops.write(workspace.drop_report))
         summary.write(workspace.summary)
         artifacts.close()
     for line in summary.lines():

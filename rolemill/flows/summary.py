@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rolemill.schemas.filters import DROP_REASONS
 from rolemill.tasks.llm import Usage
 
 
@@ -22,12 +23,12 @@ class BuildSummary:
     dedup_near: int = 0
     dedup_published: int = 0
     """new rows dropped as exact or near copies of rows published earlier"""
-    dedup_published_examples: list[str] = field(default_factory=list)
     dedup_published_from: str = ""
-    filter_drops: dict[str, dict[str, int]] = field(default_factory=dict)
-    """per config: rows dropped by the quality filters, per reason (docs/quality.md)"""
-    filter_examples: dict[str, dict[str, list[dict[str, str]]]] = field(default_factory=dict)
-    """per config and reason: a few dropped rows (id, role_name, excerpt)"""
+    drops: dict[str, dict[str, int]] = field(default_factory=dict)
+    """per config: rows dropped per reason (quality filters, duplicates); examples of each
+    are in the drop report"""
+    drop_report: str | None = None
+    """drops.json of the run workspace"""
     validation_failures: list[str] = field(default_factory=list)
     data_docs: str | None = None
     """index.html of the validation gate's Data Docs"""
@@ -54,9 +55,10 @@ class BuildSummary:
     def filter_totals(self) -> dict[str, int]:
         """Rows dropped per quality-filter reason over every config (reasons that dropped any)."""
         totals: dict[str, int] = {}
-        for drops in self.filter_drops.values():
+        for drops in self.drops.values():
             for reason, count in drops.items():
-                totals[reason] = totals.get(reason, 0) + count
+                if reason in DROP_REASONS:
+                    totals[reason] = totals.get(reason, 0) + count
         return {reason: count for reason, count in totals.items() if count}
 
     def lines(self) -> list[str]:
@@ -76,6 +78,13 @@ class BuildSummary:
             )
         filtered = ", ".join(f"{n} {reason}" for reason, n in self.filter_totals().items())
         out.append(f"  quality filters dropped: {filtered or 'nothing'}")
+        if self.drop_report and any(self.drops.values()):
+            out.append(f"  dropped per config (examples in {self.drop_report}):")
+            out += [
+                f"    {config:<16} " + ", ".join(f"{n} {reason}" for reason, n in reasons.items())
+                for config, reasons in self.drops.items()
+                if reasons
+            ]
         out.append(
             f"  LLM: {u.requests} requests sent, {u.cache_hits} cache hits, "
             f"{u.prompt_tokens + u.completion_tokens} tokens, ${u.cost_usd:.4f}"

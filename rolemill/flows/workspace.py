@@ -42,3 +42,8 @@ class RunWorkspace:
     @property
     def summary(self) -> Path:
         return self.root / "summary.json"
+
+    @property
+    def drop_report(self) -> Path:
+        """What the build left out, per config and reason, with examples."""
+        return self.root / "drops.json"

@@ -32,11 +32,16 @@ def test_the_table_has_rows_drops_and_usage_including_fields_added_later() -> No
     assert rows["dropped", "failed request"] == 1
     assert (rows["llm", "requests sent"], rows["llm", "cache hits"]) == (40, 5)
     assert rows["llm", "cost (USD)"] == 0.0123
-    assert not any(item.startswith("filter:") for _, item in rows)
+    assert ("dropped", "too short") not in rows
 
-    summary.filter_drops = {"too short": 4}  # type: ignore[attr-defined]  # the filters' field
+    summary.drops = {
+        "mrc": {"too_short": 4, "near_duplicate": 9},
+        "style_transfer": {"too_short": 1, "published_copy": 2},
+    }
     rows = {(r["section"], r["item"]): r["value"] for r in summary_table(summary)}
-    assert rows["dropped", "filter: too short"] == 4
+    assert rows["dropped", "too short"] == 5
+    assert rows["dropped", "published copy"] == 2
+    assert ("dropped", "near_duplicate") not in rows  # counted as "near duplicate" already
 
 
 def test_the_release_note_has_version_target_data_docs_and_the_card(tmp_path: Path) -> None:

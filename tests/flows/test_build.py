@@ -270,13 +270,18 @@ def test_quality_filters_drop_before_dedup_and_the_summary_counts_them(
     assert result.returncode == 0, result.stderr
     (summary_path,) = (tmp_path / "data").glob("runs/tiny/*/summary.json")
     summary = json.loads(summary_path.read_text())
-    drops = summary["filter_drops"]
-    assert set(drops) == {"context_instruct", "style_transfer", "self_alignment"}
+    drops = summary["drops"]
+    assert {c for c, reasons in drops.items() if "too_long" in reasons} == {
+        "context_instruct", "style_transfer", "self_alignment"
+    }  # fmt: skip
     assert drops["style_transfer"]["too_long"] == drops["self_alignment"]["too_long"] == 1
     assert drops["context_instruct"]["too_long"] >= 1
     total = sum(config["too_long"] for config in drops.values())
     assert f"quality filters dropped: {total} too_long" in result.stdout
-    example = summary["filter_examples"]["style_transfer"]["too_long"][0]
+    report = json.loads(Path(summary["drop_report"]).read_text())
+    assert report["counts"] == drops
+    assert f"dropped per config (examples in {summary['drop_report']})" in result.stdout
+    example = report["examples"]["style_transfer"]["too_long"][0]
     assert example["role_name"] == "Sherlock Holmes" and example["excerpt"]
     checkout = clone(project, "v0.1.0", tmp_path / "v0.1.0")
     for config in ("context_instruct", "style_transfer", "self_alignment"):

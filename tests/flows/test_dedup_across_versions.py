@@ -110,8 +110,12 @@ def test_a_rebuild_drops_near_copies_of_rows_published_in_the_previous_version(
     v3 = clone_version(project.hub, "v0.3.0", tmp_path / "v3")
     assert load_index(v3 / INDEX_PATH).settings.num_perm == 64
 
-    example = summaries[1]["dedup_published_examples"][0]
-    config, new_id, old_id = re.fullmatch(r"(\w+): (\w+) copies published (\w+)", example).groups()
+    report = json.loads(Path(summaries[1]["drop_report"]).read_text())
+    counts = {c: r["published_copy"] for c, r in report["counts"].items() if "published_copy" in r}
+    assert sum(counts.values()) == summaries[1]["dedup_published"]
+    config = next(iter(counts))
+    example = report["examples"][config]["published_copy"][0]
+    new_id, old_id = example["id"], example["copies_published"]
     assert old_id in set(rows(v1, config)["id"].to_list())
     assert new_id not in set(rows(v2, config)["id"].to_list())
 

@@ -36,6 +36,7 @@ from rolemill.tasks.dedup_index import (
     save_index,
     union,
 )
+from rolemill.tasks.drop_report import PUBLISHED_COPY, DropReport
 from rolemill.tasks.publish.dataset_tree import file_sha256
 
 if TYPE_CHECKING:
@@ -103,7 +104,11 @@ class PublishedIndex:
         return " and ".join(parts)
 
     def drop_copies(
-        self, tables: dict[str, pl.DataFrame], configs: list[str], summary: BuildSummary
+        self,
+        tables: dict[str, pl.DataFrame],
+        configs: list[str],
+        summary: BuildSummary,
+        drops: DropReport,
     ) -> None:
         """Drop from `tables[config]` the new rows that copy published rows; count them."""
         self.configs = [name for name in configs if name in tables]
@@ -116,9 +121,8 @@ class PublishedIndex:
             outcome = drop_published_copies(tables[name], name, self.compared, self.dedup)
             tables[name] = outcome.kept
             summary.dedup_published += outcome.dropped
-            summary.dedup_published_examples += [
-                f"{name}: {new} copies published {old}" for new, old in outcome.examples
-            ]
+            examples = [{"id": new, "copies_published": old} for new, old in outcome.examples]
+            drops.add(name, PUBLISHED_COPY, outcome.dropped, examples)
 
     def version_index(self, tables: dict[str, pl.DataFrame]) -> DedupIndex:
         """The index a version holding `tables` carries: the hub's previous one plus the

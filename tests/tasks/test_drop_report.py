@@ -2,8 +2,14 @@ import json
 
 import polars as pl
 
-from rolemill.flows.drop_report import DropReport, cluster_examples, excerpt
 from rolemill.tasks.dedup import MESSAGES_DTYPE
+from rolemill.tasks.drop_report import (
+    EXACT_DUPLICATE,
+    NEAR_DUPLICATE,
+    DropReport,
+    cluster_examples,
+    excerpt,
+)
 
 
 def _frame(rows: dict[str, str]) -> pl.DataFrame:
@@ -29,10 +35,6 @@ def test_counts_sum_per_config_and_reason_and_examples_are_capped(tmp_path):
     assert report.counts == {"mrc": {"too_short": 7}, "style_transfer": {"too_short": 1}}
     assert [e["id"] for e in report.examples["mrc"]["too_short"]] == ["a", "b", "c0"]
     assert report.totals() == {"too_short": 8}
-    assert report.lines() == [
-        "    mrc              7 too short",
-        "    style_transfer   1 too short",
-    ]
 
     path = tmp_path / "drops.json"
     report.write(path)
@@ -49,6 +51,16 @@ def test_cluster_examples_quote_kept_and_dropped_replies():
             "cluster_size": 3,
         }
     ]
+
+
+def test_duplicates_carry_their_clusters_under_the_larger_count():
+    frame = _frame({"a1": "I am Holmes.", "b2": "I am Holmes!", "c3": "I am Holmes"})
+    report = DropReport()
+    report.add_duplicates("mrc", frame, exact=1, near=1, clusters=[["a1", "b2", "c3"]])
+    assert report.counts == {"mrc": {EXACT_DUPLICATE: 1, NEAR_DUPLICATE: 1}}
+    (example,) = report.examples["mrc"][NEAR_DUPLICATE]
+    assert example["kept"]["id"] == "a1" and example["cluster_size"] == 3
+    assert EXACT_DUPLICATE not in report.examples["mrc"]
 
 
 def test_excerpt_flattens_and_cuts():

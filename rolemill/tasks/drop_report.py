@@ -15,6 +15,10 @@ from typing import Any
 
 import polars as pl
 
+EXACT_DUPLICATE = "exact_duplicate"
+NEAR_DUPLICATE = "near_duplicate"
+PUBLISHED_COPY = "published_copy"
+"""a new row that copies (exactly or nearly) a row of an earlier version"""
 EXCERPT_CHARS = 160
 EXAMPLES_PER_REASON = 3
 MEMBERS_PER_CLUSTER = 3
@@ -79,8 +83,22 @@ class DropReport:
             return
         per_reason = self.counts.setdefault(config, {})
         per_reason[reason] = per_reason.get(reason, 0) + count
-        kept = self.examples.setdefault(config, {}).setdefault(reason, [])
-        kept.extend(dict(e) for e in examples[: EXAMPLES_PER_REASON - len(kept)])
+        if examples:
+            kept = self.examples.setdefault(config, {}).setdefault(reason, [])
+            kept.extend(dict(e) for e in examples[: EXAMPLES_PER_REASON - len(kept)])
+
+    def add_duplicates(
+        self,
+        config: str,
+        frame: pl.DataFrame,
+        exact: int,
+        near: int,
+        clusters: Sequence[Sequence[str]],
+    ) -> None:
+        """In-build dedup's drops; the clusters' examples go with the larger count."""
+        examples = cluster_examples(frame, clusters)
+        self.add(config, EXACT_DUPLICATE, exact, examples if exact > near else ())
+        self.add(config, NEAR_DUPLICATE, near, examples if near >= exact else ())
 
     def totals(self) -> dict[str, int]:
         """reason -> rows dropped over every config."""
@@ -93,13 +111,6 @@ class DropReport:
     def as_dict(self) -> dict[str, Any]:
         return {"counts": self.counts, "examples": self.examples}
 
-    def write(self, path: Path) -> None:
+    def write(self, path: Path) -> Path:
         path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
-
-    def lines(self) -> list[str]:
-        """One line per config that lost rows: its reasons and counts."""
-        return [
-            f"    {config:<16} "
-            + ", ".join(f"{count} {reason.replace('_', ' ')}" for reason, count in reasons.items())
-            for config, reasons in self.counts.items()
-        ]
+        return path
