@@ -44,6 +44,8 @@ _CJK_CLASS = "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in CJK_RANGES)
 _CJK_CLASS += "\\U00020000-\\U0003ffff"
 _WORD = re.compile(f"[{_CJK_CLASS}]|[^ {_CJK_CLASS}]+")
 BATCH_DOCS = 8192
+_BLOCK_TEXTS = 512  # texts and permutations per block of `_permuted_minima`: about 1 MB
+_BLOCK_PERMS = 8
 
 
 def shingle_hash(data: bytes) -> int:
@@ -135,18 +137,13 @@ def compute_signatures(
         if not hasattr(local, "scratch"):
             local.scratch = _Scratch(longest + 1)
         hashes, starts = _shingle_hashes(batches[index], size, unit, powers, inverse, local.scratch)
-        mixed = local.scratch.mixed[: len(hashes)]
-        np.copyto(mixed, _fmix32(hashes))
-        permuted = local.scratch.permuted[: len(hashes)]
+        counts = np.diff(np.append(starts, len(hashes)))
         out = values[index * BATCH_DOCS : index * BATCH_DOCS + len(batches[index])]
-        for perm in range(num_perm):
-            np.multiply(mixed, a[perm], out=permuted)
-            permuted += b[perm]
-            out[:, perm] = np.minimum.reduceat(permuted, starts)
+        _permuted_minima(_fmix32(hashes), starts, counts, a, b, out)
         if bands:
             chunk = slice(index * BATCH_DOCS, index * BATCH_DOCS + len(out))
             keys[:, chunk] = band_keys(out, bands, rows, None if groups is None else groups[chunk])
-        return hashes, np.diff(np.append(starts, len(hashes)))
+        return hashes, counts
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
         per_batch = list(pool.map(run, range(len(batches))))
@@ -155,6 +152,41 @@ def compute_signatures(
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return Signatures(values=values, hashes=hashes, offsets=offsets, keys=keys)
+
+
+def _permuted_minima(
+    mixed: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """out[d, p] = min of `a[p] * h + b[p]` (mod 2**32) over text d's mixed hashes h.
+
+    Texts of similar length are laid out as columns of an (L, texts) block, short ones
+    padded with repeats of their own first hash (which leaves their minimum as it is), so
+    each permutation is a multiply, an add and a column minimum over contiguous memory
+    for a block of permutations at once, instead of a `reduceat` per permutation.
+    """
+    num_perm = len(a)
+    order = np.argsort(counts, kind="stable")
+    a_block, b_block = a[:, None, None], b[:, None, None]
+    for begin in range(0, len(order), _BLOCK_TEXTS):
+        texts = order[begin : begin + _BLOCK_TEXTS]
+        lengths = counts[texts]
+        depth = int(lengths.max())
+        index = starts[texts] + np.minimum(np.arange(depth)[:, None], lengths - 1)
+        padded = mixed[index][None]
+        work = np.empty((_BLOCK_PERMS, depth, len(texts)), dtype=np.uint32)
+        minima = np.empty((num_perm, len(texts)), dtype=np.uint32)
+        for first in range(0, num_perm, _BLOCK_PERMS):
+            perms = slice(first, first + _BLOCK_PERMS)
+            part = work[: len(a_block[perms])]
+            np.multiply(padded, a_block[perms], out=part)
+            np.add(part, b_block[perms], out=part)
+            np.minimum.reduce(part, axis=1, out=minima[perms])
+        out[texts] = minima.T
 
 
 def _cjk_bounds(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -205,8 +237,6 @@ class _Scratch:
         self.prefix = np.empty(capacity, dtype=np.uint64)
         self.space = np.empty(capacity, dtype=bool)
         self.cut = np.empty(capacity, dtype=bool)
-        self.mixed = np.empty(capacity, dtype=np.uint32)
-        self.permuted = np.empty(capacity, dtype=np.uint32)
 
 
 def _shingle_hashes(
@@ -255,23 +285,28 @@ def _shingle_hashes(
         unit_starts = np.flatnonzero((data & 0xC0) != 0x80)
         unit_ends = np.append(unit_starts[1:], n_bytes)
     per_doc = np.diff(np.searchsorted(unit_starts, doc_offsets))
-    unit_doc = np.repeat(np.arange(n_docs), per_doc)
     first_unit = np.zeros(n_docs, dtype=np.int64)
     np.cumsum(per_doc[:-1], out=first_unit[1:])
+    end_unit = first_unit + per_doc
 
     # A shingle at each unit with `size - 1` more units after it in its text, and one
     # (the whole text) at the first unit of texts with fewer than `size` units.
-    n_units = len(unit_starts)
-    last = np.arange(size - 1, n_units + size - 1)
-    full = last < n_units
-    full[full] = unit_doc[last[full]] == unit_doc[: int(full.sum())]
-    short = per_doc < size
-    if short.any():
-        full[first_unit[short]] = True
-        last[first_unit[short]] = first_unit[short] + per_doc[short] - 1
-    first = np.flatnonzero(full)
+    counts = np.maximum(per_doc - (size - 1), 1)
+    doc_starts = np.zeros(n_docs, dtype=np.int64)
+    np.cumsum(counts[:-1], out=doc_starts[1:])
+    if size > 1:
+        opens = np.ones(len(unit_starts), dtype=bool)
+        for back in range(1, size):  # the last `size - 1` units of a text open none
+            at = end_unit - back
+            opens[at[at > first_unit]] = False
+        first = np.flatnonzero(opens)
+    else:
+        first = np.arange(len(unit_starts))
+    last = first + (size - 1)
+    short = np.flatnonzero(per_doc < size)
+    last[doc_starts[short]] = end_unit[short] - 1
     starts = unit_starts[first]
-    ends = unit_ends[last[first]]
+    ends = unit_ends[last]
 
     # hash(data[s:e]) = sum(data[k] * B**(e-1-k)) = B**(e-1) * (S[e] - S[s]), where
     # S[i] = sum(data[k] * B**-k for k < i): all modulo 2**64, which uint64 wraps to.
@@ -282,9 +317,6 @@ def _shingle_hashes(
     np.cumsum(terms, out=prefix[1:])
     wide = powers[ends - 1] * (prefix[ends] - prefix[starts])
     hashes = (wide ^ (wide >> np.uint64(32))).astype(np.uint32)
-    counts = np.bincount(unit_doc[first], minlength=n_docs)
-    doc_starts = np.zeros(n_docs, dtype=np.int64)
-    np.cumsum(counts[:-1], out=doc_starts[1:])
     return hashes, doc_starts
 
 
