@@ -434,13 +434,17 @@ def _distinct(values: np.ndarray) -> np.ndarray:
 
 
 def verify(
-    signatures: Signatures, left: np.ndarray, right: np.ndarray, threshold: float
+    signatures: Signatures,
+    left: np.ndarray,
+    right: np.ndarray,
+    threshold: float,
+    threads: int = 2,
 ) -> np.ndarray:
     """Which candidate pairs reach `threshold` Jaccard similarity.
 
     The signature estimate decides pairs far from the threshold; pairs within three
     standard deviations of it (or one permutation's worth) get the exact Jaccard of
-    their shingle sets.
+    their shingle sets, chunk by chunk on `threads` threads.
     """
     num_perm = signatures.values.shape[1]
     estimate = estimated_jaccard(signatures.values, left, right)
@@ -448,9 +452,13 @@ def verify(
     ok = estimate >= threshold + margin
     unsure = np.flatnonzero(np.abs(estimate - threshold) < margin)
     step = 8192  # small chunks: fresh large arrays cost more in page faults than in sorting
-    for start in range(0, len(unsure), step):
+
+    def confirm(start: int) -> None:
         rows = unsure[start : start + step]
         ok[rows] = exact_jaccard(signatures, left[rows], right[rows]) >= threshold
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        list(pool.map(confirm, range(0, len(unsure), step)))
     return ok
 
 
