@@ -225,7 +225,7 @@ def _near_duplicates(texts: pl.Series, groups: np.ndarray, config: DedupConfig) 
     if len(texts) < 2:
         return np.full(len(texts), -1, dtype=np.int64)
     signatures = signatures_for(texts, config, groups)
-    left, right = minhash.candidate_pairs(signatures.keys)
+    left, right = minhash.candidate_pairs(signatures.keys, threads=THREADS)
     confirmed = minhash.verify(signatures, left, right, config.threshold, THREADS)
     # Pairs come sorted by (left, right) with left < right: when a row's pairs come up,
     # whether it is claimed is settled, so one pass applies the keep rule.

@@ -366,21 +366,23 @@ def band_keys(
     return np.ascontiguousarray(key.T)
 
 
-def candidate_pairs(keys: np.ndarray, window: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def candidate_pairs(
+    keys: np.ndarray, window: int = 32, threads: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i, j), i < j, of rows sharing a band key, sorted by (i, j).
 
     keys: (bands, n), as `band_keys` makes them. Within a bucket each row pairs with the
     `window` first rows of the bucket only, so a bucket of thousands of near-identical
-    texts costs thousands of pairs, not millions.
+    texts costs thousands of pairs, not millions. Bands run on `threads` threads.
     """
     n = keys.shape[1]
-    found: list[np.ndarray] = []
-    for key in keys:
-        # Only keys met twice matter; polars finds and sorts them on every core, and
-        # maintain_order keeps each bucket in row order.
+
+    def band_pairs(key: np.ndarray) -> list[np.ndarray]:
+        # Only keys met twice matter (polars' is_duplicated runs on one core, hence the
+        # threads); maintain_order keeps each bucket in row order.
         shared = pl.Series(key).is_duplicated().to_numpy().nonzero()[0]
         if len(shared) == 0:
-            continue
+            return []
         order = (
             pl.DataFrame({"key": key[shared], "row": shared})
             .sort("key", maintain_order=True)["row"]
@@ -392,10 +394,15 @@ def candidate_pairs(keys: np.ndarray, window: int = 32) -> tuple[np.ndarray, np.
         new_bucket[1:] = ordered[1:] != ordered[:-1]
         bucket_start = np.maximum.accumulate(np.where(new_bucket, np.arange(size), 0))
         rank_in_bucket = np.arange(size) - bucket_start
+        found = []
         for offset in range(min(window, int(rank_in_bucket.max()))):
             members = np.flatnonzero(rank_in_bucket > offset)
             first = order[bucket_start[members] + offset]
             found.append(first.astype(np.int64) * n + order[members])
+        return found
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        found = [pairs for band in pool.map(band_pairs, keys) for pairs in band]
     if not found:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
