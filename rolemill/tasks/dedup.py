@@ -183,9 +183,11 @@ def deduplicate(frame: pl.DataFrame, config: DedupConfig, *, by: str | None = No
     ):
         members.setdefault(kept, [ids[kept]]).append(ids[rank])
     clusters = [members[kept] for kept in sorted(members)]
-    kept_rows = np.sort(work["row"].to_numpy()[keeper < 0])
+    # A mask in input order: filtering copies the messages column far faster than a gather.
+    kept_mask = np.zeros(n, dtype=bool)
+    kept_mask[work["row"].to_numpy()[keeper < 0]] = True
     return DedupOutcome(
-        kept=frame[kept_rows],
+        kept=frame.filter(pl.Series(kept_mask)),
         exact_dropped=exact_dropped,
         near_dropped=near_dropped,
         clusters=clusters,
@@ -223,8 +225,8 @@ def _near_duplicates(texts: pl.Series, groups: np.ndarray, config: DedupConfig) 
     if len(texts) < 2:
         return np.full(len(texts), -1, dtype=np.int64)
     signatures = signatures_for(texts, config, groups)
-    left, right = minhash.candidate_pairs(signatures.keys)
-    confirmed = minhash.verify(signatures, left, right, config.threshold)
+    left, right = minhash.candidate_pairs(signatures.keys, threads=THREADS)
+    confirmed = minhash.verify(signatures, left, right, config.threshold, THREADS)
     # Pairs come sorted by (left, right) with left < right: when a row's pairs come up,
     # whether it is claimed is settled, so one pass applies the keep rule.
     claimed = [-1] * len(texts)

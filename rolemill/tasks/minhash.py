@@ -21,6 +21,7 @@ from LSH band keys, and are confirmed by Jaccard similarity (`verify`). See docs
 from __future__ import annotations
 
 import math
+import mmap
 import re
 import threading
 from collections.abc import Sequence
@@ -43,7 +44,9 @@ CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xF
 _CJK_CLASS = "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in CJK_RANGES)
 _CJK_CLASS += "\\U00020000-\\U0003ffff"
 _WORD = re.compile(f"[{_CJK_CLASS}]|[^ {_CJK_CLASS}]+")
-BATCH_DOCS = 8192
+BATCH_DOCS = 2048
+_BLOCK_TEXTS = 512  # texts and permutations per block of `_permuted_minima`: about 1 MB
+_BLOCK_PERMS = 8
 
 
 def shingle_hash(data: bytes) -> int:
@@ -126,8 +129,8 @@ def compute_signatures(
     batches = [texts.slice(start, BATCH_DOCS) for start in range(0, len(texts), BATCH_DOCS)]
     longest = max((int(batch.str.len_bytes().sum()) for batch in batches), default=0)
     powers, inverse = _powers(longest + 1)
-    values = np.empty((len(texts), num_perm), dtype=np.uint32)
-    keys = np.empty((bands, len(texts)), dtype=np.uint64)
+    values = _fresh_array((len(texts), num_perm), np.uint32)
+    keys = _fresh_array((bands, len(texts)), np.uint64)
 
     local = threading.local()
 
@@ -135,30 +138,79 @@ def compute_signatures(
         if not hasattr(local, "scratch"):
             local.scratch = _Scratch(longest + 1)
         hashes, starts = _shingle_hashes(batches[index], size, unit, powers, inverse, local.scratch)
-        mixed = local.scratch.mixed[: len(hashes)]
-        np.copyto(mixed, _fmix32(hashes))
-        permuted = local.scratch.permuted[: len(hashes)]
+        counts = np.diff(np.append(starts, len(hashes)))
         out = values[index * BATCH_DOCS : index * BATCH_DOCS + len(batches[index])]
-        for perm in range(num_perm):
-            np.multiply(mixed, a[perm], out=permuted)
-            permuted += b[perm]
-            out[:, perm] = np.minimum.reduceat(permuted, starts)
+        _permuted_minima(_fmix32(hashes), starts, counts, a, b, out)
         if bands:
             chunk = slice(index * BATCH_DOCS, index * BATCH_DOCS + len(out))
             keys[:, chunk] = band_keys(out, bands, rows, None if groups is None else groups[chunk])
-        return hashes, np.diff(np.append(starts, len(hashes)))
+        return hashes, counts
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
         per_batch = list(pool.map(run, range(len(batches))))
-    hashes = np.concatenate([h for h, _ in per_batch] or [np.empty(0, np.uint32)])
+    hashes = _fresh_array((sum(len(h) for h, _ in per_batch),), np.uint32)
+    if per_batch:
+        np.concatenate([h for h, _ in per_batch], out=hashes)
     counts = np.concatenate([c for _, c in per_batch] or [np.empty(0, np.int64)])
     offsets = np.zeros(len(texts) + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
     return Signatures(values=values, hashes=hashes, offsets=offsets, keys=keys)
 
 
+def _fresh_array(shape: tuple[int, ...], dtype: type[np.generic]) -> np.ndarray:
+    """An uninitialised array in its own anonymous memory map, for the large outputs.
+
+    numpy asks the kernel for transparent huge pages on arrays over 4 MB; where the kernel
+    compacts memory to serve them (THP `defrag=madvise`, a common default), writing a fresh
+    512 MB array took 0.75-1.1 s of system time on the dev machine against 0.2-0.3 s in
+    plain 4 KB pages, which is what a private mapping gets. The mapping is released with
+    the array.
+    """
+    size = math.prod(shape) * np.dtype(dtype).itemsize
+    if size == 0:
+        return np.empty(shape, dtype=dtype)
+    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype).reshape(shape)
+
+
+def _permuted_minima(
+    mixed: np.ndarray,
+    starts: np.ndarray,
+    counts: np.ndarray,
+    a: np.ndarray,
+    b: np.ndarray,
+    out: np.ndarray,
+) -> None:
+    """out[d, p] = min of `a[p] * h + b[p]` (mod 2**32) over text d's mixed hashes h.
+
+    Texts of similar length are laid out as columns of an (L, texts) block, short ones
+    padded with repeats of their own first hash (which leaves their minimum as it is), so
+    each permutation is a multiply, an add and a column minimum over contiguous memory
+    for a block of permutations at once, instead of a `reduceat` per permutation.
+    """
+    num_perm = len(a)
+    order = np.argsort(counts, kind="stable")
+    a_block, b_block = a[:, None, None], b[:, None, None]
+    for begin in range(0, len(order), _BLOCK_TEXTS):
+        texts = order[begin : begin + _BLOCK_TEXTS]
+        lengths = counts[texts]
+        depth = int(lengths.max())
+        index = starts[texts] + np.minimum(np.arange(depth)[:, None], lengths - 1)
+        padded = mixed[index][None]
+        work = np.empty((_BLOCK_PERMS, depth, len(texts)), dtype=np.uint32)
+        minima = np.empty((num_perm, len(texts)), dtype=np.uint32)
+        for first in range(0, num_perm, _BLOCK_PERMS):
+            perms = slice(first, first + _BLOCK_PERMS)
+            part = work[: len(a_block[perms])]
+            np.multiply(padded, a_block[perms], out=part)
+            np.add(part, b_block[perms], out=part)
+            np.minimum.reduce(part, axis=1, out=minima[perms])
+        out[texts] = minima.T
+
+
 def _cjk_bounds(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Byte positions where each CJK character of UTF-8 `data` starts and ends."""
+    if len(data) == 0 or data.max() < 0xE0:  # no 3- or 4-byte characters at all
+        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
     lead = np.flatnonzero(data >= 0xE0)
     lead = lead[lead + 3 <= len(data)]
     if len(lead) == 0:
@@ -205,8 +257,6 @@ class _Scratch:
         self.prefix = np.empty(capacity, dtype=np.uint64)
         self.space = np.empty(capacity, dtype=bool)
         self.cut = np.empty(capacity, dtype=bool)
-        self.mixed = np.empty(capacity, dtype=np.uint32)
-        self.permuted = np.empty(capacity, dtype=np.uint32)
 
 
 def _shingle_hashes(
@@ -255,23 +305,28 @@ def _shingle_hashes(
         unit_starts = np.flatnonzero((data & 0xC0) != 0x80)
         unit_ends = np.append(unit_starts[1:], n_bytes)
     per_doc = np.diff(np.searchsorted(unit_starts, doc_offsets))
-    unit_doc = np.repeat(np.arange(n_docs), per_doc)
     first_unit = np.zeros(n_docs, dtype=np.int64)
     np.cumsum(per_doc[:-1], out=first_unit[1:])
+    end_unit = first_unit + per_doc
 
     # A shingle at each unit with `size - 1` more units after it in its text, and one
     # (the whole text) at the first unit of texts with fewer than `size` units.
-    n_units = len(unit_starts)
-    last = np.arange(size - 1, n_units + size - 1)
-    full = last < n_units
-    full[full] = unit_doc[last[full]] == unit_doc[: int(full.sum())]
-    short = per_doc < size
-    if short.any():
-        full[first_unit[short]] = True
-        last[first_unit[short]] = first_unit[short] + per_doc[short] - 1
-    first = np.flatnonzero(full)
+    counts = np.maximum(per_doc - (size - 1), 1)
+    doc_starts = np.zeros(n_docs, dtype=np.int64)
+    np.cumsum(counts[:-1], out=doc_starts[1:])
+    if size > 1:
+        opens = np.ones(len(unit_starts), dtype=bool)
+        for back in range(1, size):  # the last `size - 1` units of a text open none
+            at = end_unit - back
+            opens[at[at > first_unit]] = False
+        first = np.flatnonzero(opens)
+    else:
+        first = np.arange(len(unit_starts))
+    last = first + (size - 1)
+    short = np.flatnonzero(per_doc < size)
+    last[doc_starts[short]] = end_unit[short] - 1
     starts = unit_starts[first]
-    ends = unit_ends[last[first]]
+    ends = unit_ends[last]
 
     # hash(data[s:e]) = sum(data[k] * B**(e-1-k)) = B**(e-1) * (S[e] - S[s]), where
     # S[i] = sum(data[k] * B**-k for k < i): all modulo 2**64, which uint64 wraps to.
@@ -282,9 +337,6 @@ def _shingle_hashes(
     np.cumsum(terms, out=prefix[1:])
     wide = powers[ends - 1] * (prefix[ends] - prefix[starts])
     hashes = (wide ^ (wide >> np.uint64(32))).astype(np.uint32)
-    counts = np.bincount(unit_doc[first], minlength=n_docs)
-    doc_starts = np.zeros(n_docs, dtype=np.int64)
-    np.cumsum(counts[:-1], out=doc_starts[1:])
     return hashes, doc_starts
 
 
@@ -314,21 +366,23 @@ def band_keys(
     return np.ascontiguousarray(key.T)
 
 
-def candidate_pairs(keys: np.ndarray, window: int = 32) -> tuple[np.ndarray, np.ndarray]:
+def candidate_pairs(
+    keys: np.ndarray, window: int = 32, threads: int = 2
+) -> tuple[np.ndarray, np.ndarray]:
     """Pairs (i, j), i < j, of rows sharing a band key, sorted by (i, j).
 
     keys: (bands, n), as `band_keys` makes them. Within a bucket each row pairs with the
     `window` first rows of the bucket only, so a bucket of thousands of near-identical
-    texts costs thousands of pairs, not millions.
+    texts costs thousands of pairs, not millions. Bands run on `threads` threads.
     """
     n = keys.shape[1]
-    found: list[np.ndarray] = []
-    for key in keys:
-        # Only keys met twice matter; polars finds and sorts them on every core, and
-        # maintain_order keeps each bucket in row order.
+
+    def band_pairs(key: np.ndarray) -> list[np.ndarray]:
+        # Only keys met twice matter (polars' is_duplicated runs on one core, hence the
+        # threads); maintain_order keeps each bucket in row order.
         shared = pl.Series(key).is_duplicated().to_numpy().nonzero()[0]
         if len(shared) == 0:
-            continue
+            return []
         order = (
             pl.DataFrame({"key": key[shared], "row": shared})
             .sort("key", maintain_order=True)["row"]
@@ -340,10 +394,15 @@ def candidate_pairs(keys: np.ndarray, window: int = 32) -> tuple[np.ndarray, np.
         new_bucket[1:] = ordered[1:] != ordered[:-1]
         bucket_start = np.maximum.accumulate(np.where(new_bucket, np.arange(size), 0))
         rank_in_bucket = np.arange(size) - bucket_start
+        found = []
         for offset in range(min(window, int(rank_in_bucket.max()))):
             members = np.flatnonzero(rank_in_bucket > offset)
             first = order[bucket_start[members] + offset]
             found.append(first.astype(np.int64) * n + order[members])
+        return found
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        found = [pairs for band in pool.map(band_pairs, keys) for pairs in band]
     if not found:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
@@ -402,23 +461,31 @@ def _distinct(values: np.ndarray) -> np.ndarray:
 
 
 def verify(
-    signatures: Signatures, left: np.ndarray, right: np.ndarray, threshold: float
+    signatures: Signatures,
+    left: np.ndarray,
+    right: np.ndarray,
+    threshold: float,
+    threads: int = 2,
 ) -> np.ndarray:
     """Which candidate pairs reach `threshold` Jaccard similarity.
 
     The signature estimate decides pairs far from the threshold; pairs within three
     standard deviations of it (or one permutation's worth) get the exact Jaccard of
-    their shingle sets.
+    their shingle sets, chunk by chunk on `threads` threads.
     """
     num_perm = signatures.values.shape[1]
     estimate = estimated_jaccard(signatures.values, left, right)
     margin = max(3 * math.sqrt(threshold * (1 - threshold) / num_perm), 1.5 / num_perm)
     ok = estimate >= threshold + margin
     unsure = np.flatnonzero(np.abs(estimate - threshold) < margin)
-    step = 8192  # small chunks: fresh large arrays cost more in page faults than in sorting
-    for start in range(0, len(unsure), step):
+    step = 2048  # small chunks: fresh large arrays cost more in page faults than in sorting
+
+    def confirm(start: int) -> None:
         rows = unsure[start : start + step]
         ok[rows] = exact_jaccard(signatures, left[rows], right[rows]) >= threshold
+
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        list(pool.map(confirm, range(0, len(unsure), step)))
     return ok
 
 

@@ -11,6 +11,7 @@ from rolemill.tasks.dedup import (
     band_params,
     dedup_text,
     dedup_text_expr,
+    dedup_texts,
     deduplicate,
     deduplicate_per_role,
     shingles,
@@ -85,6 +86,28 @@ def test_dedup_text_takes_user_turns_and_final_answer_normalised() -> None:
     assert dedup_text(messages) == "who are you where do you live at 221b baker street"
     assert dedup_text([{"role": "user", "content": "你好，世界！"}]) == "你好世界"
     assert dedup_text([{"role": "system", "content": "only a system turn"}]) == ""
+
+
+def test_frame_dedup_texts_equal_the_expression_on_whitespace_and_unicode() -> None:
+    contents = [
+        "plain ascii text",
+        "Tab\there, new\nline\r\nand  double   spaces ",
+        "a - b -- c",  # symbols between spaces leave double spaces behind
+        "non\u00a0breaking and ideographic\u3000space",
+        "Ｆｕｌｌ width, «quotes» and\u2028line separator",
+        "vertical\x0btab and form\x0cfeed",
+        "  ",
+        "!!!",
+    ]
+    frame = pl.DataFrame(
+        {"messages": [[{"role": "user", "content": c}] for c in contents]},
+        schema={"messages": MESSAGES_DTYPE},
+    )
+    expected = frame.select(dedup_text_expr(text="user")).to_series().to_list()
+    assert dedup_texts(frame, DedupConfig(text="user")).to_list() == expected
+    assert expected[1] == "tab here new line and double spaces"
+    assert expected[2] == "a b c"
+    assert expected[3] == "non breaking and ideographic space"
 
 
 def test_shingles_are_word_or_character_ngrams() -> None:
