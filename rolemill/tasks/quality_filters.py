@@ -267,6 +267,13 @@ def _role_name_asked_back() -> pl.Expr:
     return (name.str.len_chars() > 0) & (mentions > addresses)
 
 
+def names_role(question: str, role_name: str) -> bool:
+    """Whether a question put to the role names it other than to address it: the
+    `role_name_asked_back` check on one user turn (generators use it to ask again)."""
+    frame = pl.DataFrame({"_users": [[question]], "role_name": [role_name]})
+    return bool(frame.select(_role_name_asked_back()).item())
+
+
 def _flags(checks: tuple[DropReason, ...], settings: QualityFilterConfig) -> list[pl.Expr]:
     too_short, too_long = _size_bounds(settings)
     final = pl.col("_final")

@@ -82,6 +82,9 @@ class ScriptState:
     hang_s: float = 30.0
     reply_suffix: str = ""
     """appended to every free-text (not structured) reply: a model that rewords slightly"""
+    structured_fields: dict[str, list[str]] = field(default_factory=dict)
+    """field name -> values that successive structured replies with that field take (one
+    each, in order; then generated values again): a model that writes a given text"""
     requests: list[LoggedRequest] = field(default_factory=list)
     in_flight: int = 0
     max_in_flight: int = 0
@@ -200,7 +203,11 @@ def build_app(state: ScriptState) -> Any:
         seed = digest([messages, body.get("seed")])
         chinese = HAN.search(entry.prompt) is not None
         if schema is not None:
-            content = json.dumps(instance_of(schema, seed, chinese), ensure_ascii=False)
+            instance = instance_of(schema, seed, chinese)
+            for name, values in state.structured_fields.items():
+                if isinstance(instance, dict) and name in instance and values:
+                    instance[name] = values.pop(0)
+            content = json.dumps(instance, ensure_ascii=False)
         elif chinese:
             content = "脚本回复：" + _text(seed, 200, words=12, chinese=True)
         else:

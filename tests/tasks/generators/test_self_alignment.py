@@ -126,3 +126,23 @@ def test_out_of_knowledge_and_general_shares_hold_over_500_samples_built(
     assert abs(kinds["general"] / 500 - 0.25) <= 0.05
     rejected = sum(flag for sample in samples for flag in sample.fields["rejections"])
     assert rejected == kinds["out_of_knowledge"]
+
+
+def test_a_question_that_names_the_role_is_asked_again(
+    scripted: ScriptedLLMServer, make_gateway: Callable[..., Any]
+) -> None:
+    settings = SelfAlignmentConfig(enabled=True, dialogues_per_role=1, turns=1)
+    asked_back = "What does The Clerk count first?"
+    scripted.state.structured_fields["question"] = [asked_back, asked_back, "What do you count?"]
+    seeds = SeedSet(characters=[ROLE.character])
+    (job,) = SelfAlignmentGenerator(None, settings, seeds).jobs(ROLE)  # type: ignore[arg-type]
+
+    async def run() -> Any:
+        async with make_gateway(scripted) as gateway:
+            return await SelfAlignmentGenerator(gateway, settings, seeds).run(ROLE, job)
+
+    outcome = asyncio.run(run())
+    (sample,) = outcome.samples
+    assert sample.messages[1].content == "What do you count?"
+    assert sum(r.structured for r in scripted.completed) == 3  # asked three times
+    assert sample.provenance.prompt_tokens > 0

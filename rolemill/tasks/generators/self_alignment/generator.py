@@ -15,6 +15,7 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field
 
+from rolemill.schemas.llm import GenerationParams
 from rolemill.schemas.recipe import SelfAlignmentConfig
 from rolemill.schemas.sample import Message
 from rolemill.tasks.generators.base import JobOutcome, Role, SampleGenerator
@@ -22,8 +23,10 @@ from rolemill.tasks.generators.prompt_template import PromptTemplate, stable_see
 from rolemill.tasks.generators.quotas import deal
 from rolemill.tasks.generators.role_system import role_system_prompt
 from rolemill.tasks.llm import Usage
+from rolemill.tasks.quality_filters import names_role
 
 CONFIG = "self_alignment"
+QUESTION_ATTEMPTS = 3
 QueryKind = Literal["own_world", "general", "out_of_knowledge"]
 KIND_INSTRUCTIONS: dict[str, str] = {
     "own_world": "about {name}'s own life, world, people or experiences",
@@ -115,6 +118,32 @@ class SelfAlignmentGenerator(SampleGenerator):
         )
         return role_system_prompt(role, few_shot=True) + "\n\n" + rules
 
+    async def _question(
+        self,
+        role: Role,
+        kind: QueryKind,
+        history: list[Message],
+        seed: int,
+        params: GenerationParams,
+        usage: Usage,
+    ) -> tuple[str, str]:
+        """(the user's next question, "") or ("", the error). A question that talks about the
+        role by name instead of to it (the `role_name_asked_back` filter would drop it) is
+        asked again with the next seed; after the last attempt the filters decide."""
+        messages = self._query_messages(role, kind, history)
+        question = ""
+        for attempt in range(QUESTION_ATTEMPTS):
+            query = await self.gateway.structured(
+                messages, UserQuery, seed=(seed + attempt) & 0x7FFFFFFF, params=params
+            )
+            usage.add(query.usage)
+            if query.value is None:
+                return "", str(query.error)
+            question = query.value.question.strip()
+            if not names_role(question, role.character.name):
+                break
+        return question, ""
+
     async def run(self, role: Role, job: tuple[int, tuple[QueryKind, ...]]) -> JobOutcome:
         dialogue, kinds = job
         params = self.gateway.config.params.model_copy(
@@ -125,13 +154,10 @@ class SelfAlignmentGenerator(SampleGenerator):
         for turn, kind in enumerate(kinds):
             where = f"{role.character.id}/dialogue-{dialogue}/turn-{turn}"
             seed = stable_seed(CONFIG, role.character.id, dialogue, turn)
-            query = await self.gateway.structured(
-                self._query_messages(role, kind, history), UserQuery, seed=seed, params=params
-            )
-            usage.add(query.usage)
-            if query.value is None:
-                return JobOutcome([], usage, errors=[f"{where} question: {query.error}"])
-            history.append(Message(role="user", content=query.value.question.strip()))
+            question, error = await self._question(role, kind, history, seed, params, usage)
+            if error:
+                return JobOutcome([], usage, errors=[f"{where} question: {error}"])
+            history.append(Message(role="user", content=question))
             reply = await self.gateway.chat(
                 [answer_system, *(m.model_dump() for m in history)], seed=seed, params=params
             )
