@@ -2,9 +2,10 @@
 
 A dataset's content is identified by `content_hash`: its config names, each config's
 column names and types, and the set of its row ids (ids hash each row's content), so
-row order does not matter. Publishing the same content again makes no new version;
-dropping a config or changing its columns is a MAJOR change; anything else (rows added
-or removed, a config added) is MINOR.
+row order does not matter; with a test split, also which ids are held out. Publishing
+the same content again makes no new version; dropping a config or changing its columns
+is a MAJOR change; anything else (rows added or removed or moved between splits, a
+config added) is MINOR.
 """
 
 from __future__ import annotations
