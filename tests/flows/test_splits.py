@@ -54,6 +54,10 @@ def test_split_by_role_then_by_instruction(
     for config in ("profiles", *CHATS):
         assert set(loaded[config]["test"]["role_id"]) == {held}, config
         assert set(loaded[config]["train"]["role_id"]) == {kept}, config
+    card = (checkout / "README.md").read_text()
+    assert "## Splits" in card and "`test` holds 50% of roles" in card
+    profiles = manifest["configs"]["profiles"]["splits"]
+    assert f"| profiles | {profiles['train']} | {profiles['test']} |" in card
     held_name = loaded["profiles"]["test"]["role_name"][0]
     assert set(loaded["rolebench"]["test"]["role"]) == {held_name}
     assert held_name not in set(loaded["rolebench"]["train"]["role"])
