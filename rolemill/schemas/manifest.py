@@ -27,6 +27,9 @@ class ManifestConfig(BaseModel):
     rows: int = Field(ge=0)
     columns: list[str]
     files: list[ManifestFile]
+    splits: dict[str, int] = Field(
+        default_factory=dict, description="rows per split, e.g. {train: 90, test: 10}"
+    )
 
 
 class Manifest(BaseModel):
@@ -52,3 +55,9 @@ class Manifest(BaseModel):
     def rows(self) -> dict[str, int]:
         """Rows per config."""
         return {name: config.rows for name, config in self.configs.items()}
+
+    def split_rows(self) -> dict[str, dict[str, int]]:
+        """Rows per split of each config (versions before splits: all in train)."""
+        return {
+            name: config.splits or {"train": config.rows} for name, config in self.configs.items()
+        }

@@ -203,8 +203,31 @@ class GeneratorsConfig(_Section):
     mrc: ReadingComprehensionConfig = Field(default_factory=ReadingComprehensionConfig)
 
 
+SplitUnit = Literal["role", "instruction"]
+
+
+class SplitsConfig(_Section):
+    """Train/test split of every published config (docs/publishing.md#splits)."""
+
+    test_share: float = Field(
+        default=0.0,
+        ge=0.0,
+        lt=1.0,
+        description="share of units held out as `test`; 0 publishes `train` only",
+    )
+    by: SplitUnit = Field(
+        default="role",
+        description="the unit that goes wholly to one side: `role` (whole roles, the same "
+        "in every config) or `instruction` (a question, seed instruction or passage+question)",
+    )
+    salt: str = Field(
+        default="rolemill-splits", min_length=1, description="changing it redraws every unit"
+    )
+
+
 class PublishConfig(_Section):
     enabled: bool = True
+    splits: SplitsConfig = Field(default_factory=SplitsConfig)
     target: str | None = Field(
         default=None,
         description="hf://datasets/<org>/<name>, git+file|https|ssh://..., a bare git "

@@ -88,7 +88,12 @@ def dedup_text_expr(
     turn). System turns never count.
     """
     column = pl.col(messages) if isinstance(messages, str) else messages
-    return _clean(_raw_text_expr(column, text).str.normalize("NFKC"))
+    return normalised_text(_raw_text_expr(column, text))
+
+
+def normalised_text(raw: pl.Expr) -> pl.Expr:
+    """`raw` after NFKC, lowercased, without punctuation or symbols, single-spaced."""
+    return _clean(raw.str.normalize("NFKC"))
 
 
 def dedup_text(

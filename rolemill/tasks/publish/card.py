@@ -22,7 +22,7 @@ from rolemill.tasks.publish.card_stats import LENGTH_UNIT, ConfigStats, config_s
 from rolemill.tasks.publish.changelog import Changelog
 
 if TYPE_CHECKING:
-    from rolemill.schemas.recipe import LoadedRecipe
+    from rolemill.schemas.recipe import LoadedRecipe, SplitsConfig
 
 CARD_FILENAME = "README.md"
 CARD_TAGS = ["role-playing", "synthetic"]
@@ -45,6 +45,7 @@ class CardSource:
     provider: str
     model: str
     target: str  # hf://datasets/<org>/<name>, a git URL, a path or a local hub name
+    splits: str = ""  # how rows are held out for `test`, e.g. "10% of roles"
 
     @classmethod
     def from_recipe(cls, loaded: LoadedRecipe, target: str) -> CardSource:
@@ -58,7 +59,15 @@ class CardSource:
             provider=recipe.llm.provider,
             model=recipe.llm.model_name,
             target=target,
+            splits=_split_rule(recipe.publish.splits),
         )
+
+
+def _split_rule(splits: SplitsConfig) -> str:
+    if not splits.test_share:
+        return ""
+    unit = "roles" if splits.by == "role" else "instructions"
+    return f"{splits.test_share:.0%} of {unit} (a salted hash of each, stable across versions)"
 
 
 def write_card(
@@ -157,6 +166,7 @@ def card_body(
         _about(manifest, source),
         _provenance(manifest, source, stats),
         _configs(stats),
+        _splits(manifest, source),
         _plots(plots),
         _changelog(manifest, changelog),
         _limitations(source),
@@ -282,6 +292,19 @@ def _limitations(source: CardSource) -> str:
   sets. No human has reviewed the rows.
 - Role knowledge comes from the profiles the model wrote; it is not verified
   against the source works."""
+
+
+def _splits(manifest: Manifest, source: CardSource) -> str:
+    """Rows per split of each config, when some config has more than `train`."""
+    rows = manifest.split_rows()
+    if all(set(per_split) == {"train"} for per_split in rows.values()):
+        return ""
+    lines = ["## Splits", ""]
+    if source.splits:
+        lines += [f"`test` holds {source.splits}; no unit is on both sides.", ""]
+    lines += ["| config | train | test |", "|---|---:|---:|"]
+    lines += [f"| {c} | {n.get('train', 0)} | {n.get('test', 0)} |" for c, n in rows.items()]
+    return "\n".join(lines)
 
 
 def _loading(manifest: Manifest, source: CardSource) -> str:

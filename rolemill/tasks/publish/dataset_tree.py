@@ -3,16 +3,20 @@
     README.md                                    dataset card, YAML front matter
     manifest.json                                rows, columns, files + sha256
     data/<config>/train-00000-of-00001.parquet   zstd, rows sorted by id
+    data/<config>/test-00000-of-00001.parquet    the held-out rows, when there are any
     dedup/index.parquet                          added by the release (published_index.py)
 
-`datasets.load_dataset(<folder>, "<config>", split="train")` reads it as it is. The
-manifest's `version` stays "" here: the hub stamps the version it publishes under.
+`datasets.load_dataset(<folder>, "<config>")` reads it as it is: a DatasetDict of the
+config's splits (splits.py decides which rows are held out). A split without rows has no
+file (`datasets` cannot read an empty one). The manifest's `version` stays "" here: the
+hub stamps the version it publishes under.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as package_version
@@ -20,19 +24,30 @@ from pathlib import Path
 
 import polars as pl
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from rolemill.schemas.manifest import MANIFEST_FILENAME, Manifest, ManifestConfig, ManifestFile
 from rolemill.tasks.parquet import write_parquet
 from rolemill.tasks.publish.card import card_front_matter, render_card
 from rolemill.tasks.publish.versioning import content_hash
 
-SPLIT = "train"
+TRAIN, TEST = "train", "test"
 _CONFIG_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 
-def data_file_path(config: str) -> str:
-    """The one Parquet file of a config, relative to the dataset root."""
-    return f"data/{config}/{SPLIT}-00000-of-00001.parquet"
+def data_file_path(config: str, split: str = TRAIN) -> str:
+    """The Parquet file of a config's split, relative to the dataset root."""
+    return f"data/{config}/{split}-00000-of-00001.parquet"
+
+
+def split_tables(table: pa.Table, held_out: pa.Array | None) -> dict[str, pa.Table]:
+    """A config's rows per split: those whose id is in `held_out` in test, the rest in
+    train; splits without rows are left out (train stays when the config is empty)."""
+    if held_out is None or len(held_out) == 0:
+        return {TRAIN: table}
+    in_test = pc.is_in(table.column("id"), value_set=held_out.cast(table.schema.field("id").type))
+    parts = {TRAIN: table.filter(pc.invert(in_test)), TEST: table.filter(in_test)}
+    return {split: part for split, part in parts.items() if part.num_rows} or {TRAIN: table}
 
 
 def write_dataset_tree(
@@ -43,8 +58,10 @@ def write_dataset_tree(
     card_body: str,
     license: str,
     recipe_hash: str = "",
+    held_out: Mapping[str, pa.Array] | None = None,
 ) -> Manifest:
-    """Write `tables` (config name -> rows with an `id` column) under `out_dir`."""
+    """Write `tables` (config name -> rows with an `id` column) under `out_dir`; the
+    rows whose ids `held_out` lists for their config go to the `test` split."""
     if not tables:
         raise ValueError(f"dataset {name!r} has no configs to write; give at least one table")
     for config in tables:
@@ -60,24 +77,34 @@ def write_dataset_tree(
         )
     out_dir.mkdir(parents=True, exist_ok=True)
 
+    held_out = held_out or {}
     configs: dict[str, ManifestConfig] = {}
     for config in sorted(tables):
         table = tables[config]
-        relative = data_file_path(config)
-        path = out_dir / relative
-        # Sorted by id: the same rows always make the same bytes.
-        write_parquet(pl.from_arrow(table.sort_by("id")), path, table.schema)
-        file = ManifestFile(
-            path=relative, sha256=file_sha256(path), rows=table.num_rows, bytes=path.stat().st_size
-        )
+        files = []
+        splits = split_tables(table, held_out.get(config))
+        for split, part in splits.items():
+            relative = data_file_path(config, split)
+            path = out_dir / relative
+            # Sorted by id: the same rows always make the same bytes.
+            write_parquet(pl.from_arrow(part.sort_by("id")), path, table.schema)
+            size = path.stat().st_size
+            files.append(
+                ManifestFile(
+                    path=relative, sha256=file_sha256(path), rows=part.num_rows, bytes=size
+                )
+            )
         configs[config] = ManifestConfig(
-            rows=table.num_rows, columns=table.column_names, files=[file]
+            rows=table.num_rows,
+            columns=table.column_names,
+            files=files,
+            splits={split: part.num_rows for split, part in splits.items()},
         )
 
     manifest = Manifest(
         name=name,
         version="",
-        content_hash=content_hash(tables),
+        content_hash=content_hash(tables, held_out),
         created=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         rolemill_version=_rolemill_version(),
         recipe_hash=recipe_hash,

@@ -15,6 +15,7 @@ from rolemill.tasks.parquet import to_plain_arrow
 from rolemill.tasks.publish.card import CardSource, write_card
 from rolemill.tasks.publish.changelog import changelog_against, write_id_lists
 from rolemill.tasks.publish.dataset_tree import write_dataset_tree, write_manifest
+from rolemill.tasks.publish.splits import held_out_ids
 from rolemill.tasks.publish.targets import hub_for
 from rolemill.tasks.publish.versioning import next_version
 
@@ -53,6 +54,10 @@ def publish_release(
         card_body="",  # the card is written once the version is known
         license=recipe.license,
         recipe_hash=recipe.content_hash(),
+        held_out={
+            name: ids.to_arrow()
+            for name, ids in held_out_ids(frames, recipe.publish.splits).items()
+        },
     )
     if published is not None:
         manifest.dedup_index = published.stage(frames, workspace.dataset)

@@ -2,15 +2,17 @@
 
 A dataset's content is identified by `content_hash`: its config names, each config's
 column names and types, and the set of its row ids (ids hash each row's content), so
-row order does not matter. Publishing the same content again makes no new version;
-dropping a config or changing its columns is a MAJOR change; anything else (rows added
-or removed, a config added) is MINOR.
+row order does not matter; with a test split, also which ids are held out. Publishing
+the same content again makes no new version; dropping a config or changing its columns
+is a MAJOR change; anything else (rows added or removed or moved between splits, a
+config added) is MINOR.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -64,8 +66,13 @@ class Version:
 FIRST_VERSION = Version.parse(FIRST_VERSION_TEXT)
 
 
-def content_hash(tables: dict[str, pa.Table]) -> str:
-    """sha256 over sorted config names, their column names and types, and sorted ids."""
+def content_hash(
+    tables: dict[str, pa.Table], held_out: Mapping[str, pa.Array] | None = None
+) -> str:
+    """sha256 over sorted config names, their column names and types, and sorted ids,
+    then each config's sorted `held_out` (test) ids present in it, if any: moving a row
+    between splits is a change, a train-only version hashes as before splits existed."""
+    held_out = held_out or {}
     digest = hashlib.sha256()
     for name in sorted(tables):
         table = tables[name]
@@ -79,7 +86,12 @@ def content_hash(tables: dict[str, pa.Table]) -> str:
             raise ValueError(f"config {name!r} has {ids.null_count} rows without an id")
         columns = "\x1f".join(f"{field.name}:{field.type}" for field in table.schema)
         sorted_ids = pc.take(ids, pc.sort_indices(ids)).to_pylist()
-        for part in (name, columns, "\x00".join(str(i) for i in sorted_ids)):
+        parts = [name, columns, "\x00".join(str(i) for i in sorted_ids)]
+        test = held_out.get(name)
+        if test is not None and len(test):
+            in_test = pc.filter(ids, pc.is_in(ids, value_set=test.cast(ids.type)))
+            parts += ["test", "\x00".join(sorted(str(i) for i in in_test.to_pylist()))]
+        for part in parts:
             digest.update(part.encode())
             digest.update(b"\x1e")
     return digest.hexdigest()
