@@ -217,6 +217,18 @@ class PublishConfig(_Section):
         default=None,
         description="Prefect Secret block holding the Hugging Face token (when HF_TOKEN is unset)",
     )
+    version: str | None = Field(
+        default=None,
+        description="publish as this MAJOR.MINOR.PATCH instead of the next one; refused if "
+        "the hub has it or a later one (versions are immutable)",
+    )
+
+    @field_validator("version")
+    @classmethod
+    def _semver(cls, version: str | None) -> str | None:
+        from rolemill.tasks.publish.versioning import Version
+
+        return str(Version.parse(str(version))) if version else None
 
     @field_validator("target")
     @classmethod
