@@ -34,7 +34,7 @@ def sample_table(config: str, rows: range) -> pa.Table:
 
 
 def git(*args: str | Path, cwd: Path | None = None) -> str:
-    """Run git (the test's private config, see conftest.git_config); its stdout."""
+    """Run git (under test_git_lfs_hub.git_config, a private config); its stdout."""
     result = subprocess.run(
         ["git", *map(str, args)], cwd=cwd, capture_output=True, text=True, check=False
     )

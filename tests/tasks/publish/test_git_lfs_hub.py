@@ -13,7 +13,17 @@ from rolemill.tasks.publish.verify import verify_folder
 from rolemill.tasks.publish.versioning import Version, next_version
 from tests.tasks.publish import git, make_tree, sample_table
 
-pytestmark = pytest.mark.usefixtures("git_config")
+
+@pytest.fixture(autouse=True)
+def git_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private global git config holding only the git-lfs filter; no system config."""
+    config = tmp_path / "gitconfig"
+    config.touch()
+    monkeypatch.setenv("GIT_CONFIG_GLOBAL", str(config))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    git("lfs", "install", "--skip-repo")
+    assert "filter.lfs.process" in git("config", "--global", "--list")
+    return config
 
 
 def hub_state(bare: Path) -> tuple[str, list[str]]:

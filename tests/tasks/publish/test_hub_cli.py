@@ -21,8 +21,7 @@ from rolemill.tasks.publish.hub import HubError, check_new_version
 from rolemill.tasks.publish.verify import ManifestMismatch, verify_folder
 from rolemill.tasks.publish.versioning import Version
 from tests.tasks.publish import git, make_tree, sample_table
-
-pytestmark = pytest.mark.usefixtures("git_config")
+from tests.tasks.publish.test_git_lfs_hub import git_config  # noqa: F401 (autouse fixture)
 
 # v0.1.0: chat rows 0-4, lore 0-2; v0.2.0: chat rows 0-7 (+3), lore 1-2 (-1).
 VERSIONS = {

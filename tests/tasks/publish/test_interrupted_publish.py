@@ -18,8 +18,7 @@ from rolemill.tasks.publish.git_lfs_hub import GitLfsHub
 from rolemill.tasks.publish.verify import verify_folder
 from rolemill.tasks.publish.versioning import Version
 from tests.tasks.publish import git, make_tree, sample_table
-
-pytestmark = pytest.mark.usefixtures("git_config")
+from tests.tasks.publish.test_git_lfs_hub import git_config  # noqa: F401 (autouse fixture)
 
 ROOT = Path(__file__).resolve().parents[3]
 PUBLISH = """
