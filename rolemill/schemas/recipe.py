@@ -223,12 +223,13 @@ class PublishConfig(_Section):
         "the hub has it or a later one (versions are immutable)",
     )
 
-    @field_validator("version")
+    @field_validator("version", mode="before")
     @classmethod
-    def _semver(cls, version: str | None) -> str | None:
+    def _semver(cls, version: object) -> str | None:
+        """`v1.2.3` or `1.2.3` (YAML reads `1.2` as a number: refused as not semver)."""
         from rolemill.tasks.publish.versioning import Version
 
-        return str(Version.parse(str(version))) if version else None
+        return str(Version.parse(str(version))) if version not in (None, "") else None
 
     @field_validator("target")
     @classmethod
