@@ -186,6 +186,13 @@ def build(
         bool, typer.Option(help="publish a new version when content changed")
     ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Prefect's logs")] = False,
+    version: Annotated[
+        str | None,
+        typer.Option(
+            "--version",
+            help="publish as this X.Y.Z (publish.version); refused if the hub has it or a later one",
+        ),
+    ] = None,
 ) -> None:
     """Build the dataset a recipe describes; publish a new version if its content changed.
 
@@ -203,7 +210,7 @@ def build(
     from rolemill.tasks.seed_loader import load_seeds
 
     expected = _expected_errors()
-    overrides = list(set_ or [])
+    overrides = list(set_ or []) + ([f"publish.version={version}"] if version else [])
     try:  # every input is checked before any work starts
         loaded = load_recipe(recipe, overrides)
         seeds = load_seeds(loaded)
@@ -243,21 +250,23 @@ def build(
         typer.echo(line)
 
 
+TargetArgument = Annotated[
+    str,
+    typer.Argument(
+        help="dataset name (local hub), bare repo path, git URL (git+file|https|ssh://...) "
+        "or hf://datasets/<org>/<name>"
+    ),
+]
+
+
 @hub_app.command("list")
-def hub_list(
-    name: Annotated[
-        str,
-        typer.Argument(
-            help="dataset name (local hub), bare repo path, git URL or hf://datasets/<org>/<name>"
-        ),
-    ],
-) -> None:
+def hub_list(target: TargetArgument) -> None:
     """List a dataset's versions with their row counts per config."""
     from rolemill.tasks.publish.hub import HubError
     from rolemill.tasks.publish.targets import hub_for
 
     try:
-        hub = hub_for(name)
+        hub = hub_for(target)
         listing = hub.list_versions()
     except HubError as exc:
         _fail(str(exc))
@@ -267,6 +276,71 @@ def hub_list(
     for entry in listing:
         rows = ", ".join(f"{config} {count}" for config, count in entry.rows.items())
         typer.echo(f"{entry.tag:<10} {entry.date:<26} {rows}")
+
+
+@hub_app.command("show")
+def hub_show(
+    target: TargetArgument,
+    version: Annotated[str | None, typer.Argument(help="vX.Y.Z; the latest by default")] = None,
+    verify: Annotated[
+        bool, typer.Option(help="download the version's files and check them against its manifest")
+    ] = False,
+) -> None:
+    """One version: date, provenance, rows per config and split, files, the card's start."""
+    import tempfile
+
+    from rolemill.tasks.publish.hub import HubError
+    from rolemill.tasks.publish.hub_report import resolve_version, show_lines
+    from rolemill.tasks.publish.targets import hub_for
+    from rolemill.tasks.publish.verify import download_version, verify_folder
+
+    try:
+        hub = hub_for(target)
+        chosen = resolve_version(hub, version)
+        for line in show_lines(hub, chosen):
+            typer.echo(line)
+        if verify:
+            with tempfile.TemporaryDirectory(prefix=f"verify-{chosen.tag}-") as folder:
+                manifest = verify_folder(download_version(hub, chosen, Path(folder)))
+            typer.echo(f"verified  {len(manifest.files())} files match manifest.json")
+    except HubError as exc:
+        _fail(str(exc))
+
+
+@hub_app.command("diff")
+def hub_diff(
+    target: TargetArgument,
+    old: Annotated[str, typer.Argument(help="the earlier version, vX.Y.Z")],
+    new: Annotated[str, typer.Argument(help="the later version, vX.Y.Z")],
+) -> None:
+    """Rows per config in two versions, and rows added and removed per config by id."""
+    from rolemill.tasks.publish.hub import HubError
+    from rolemill.tasks.publish.hub_report import diff_lines, resolve_version
+    from rolemill.tasks.publish.targets import hub_for
+
+    try:
+        hub = hub_for(target)
+        lines = diff_lines(hub, resolve_version(hub, old), resolve_version(hub, new))
+    except HubError as exc:
+        _fail(str(exc))
+    for line in lines:
+        typer.echo(line)
+
+
+@hub_app.command("verify")
+def hub_verify(
+    folder: Annotated[Path, typer.Argument(help="a clone or copy of one version")],
+) -> None:
+    """Check every file of a version's folder against its manifest.json (sha256, rows)."""
+    from rolemill.tasks.publish.hub import HubError
+    from rolemill.tasks.publish.verify import verify_folder
+
+    try:
+        manifest = verify_folder(folder)
+    except HubError as exc:
+        _fail(str(exc))
+    version = f"v{manifest.version}" if manifest.version else "(unpublished tree)"
+    typer.echo(f"{folder}: {manifest.name} {version}, {len(manifest.files())} files match")
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from rolemill.tasks.drop_report import DropReport
 from rolemill.tasks.generators.registry import enabled_generators
 from rolemill.tasks.persona_pool import PersonaPool, load_persona_pool, persona_table
 from rolemill.tasks.publish.published_index import PublishedIndex
-from rolemill.tasks.publish.release import publish_release
+from rolemill.tasks.publish.release import check_requested_version, publish_release
 from rolemill.tasks.quality_filters import apply_filters
 from rolemill.tasks.seed_loader import load_seeds
 from rolemill.tasks.validation import raise_if_failed, run_gate
@@ -129,15 +129,17 @@ def build_dataset(
     counts: Counts = RECIPE_COUNTS,
     publish: bool = True,
     overrides: list[str] | None = None,
+    version: str = "",
 ) -> dict[str, object]:
     """Build the dataset a recipe describes and publish a new version if its content changed.
 
     recipe: path to the recipe YAML (relative paths: from the working directory, the
     project root under a deployment). llm, counts: settings that replace the recipe's
     (empty keeps it). publish: off to build and validate only. overrides: any other
-    `key=value` recipe settings (e.g. `llm.timeout_s=120`), applied last.
+    `key=value` recipe settings (e.g. `llm.timeout_s=120`), applied last. version:
+    publish as this X.Y.Z (publish.version), refused before the build if the hub has it.
     """
-    loaded = load_recipe(recipe, build_overrides(llm, counts, overrides))
+    loaded = load_recipe(recipe, build_overrides(llm, counts, overrides, version))
     seeds = load_seeds(loaded)
     pool = load_persona_pool(loaded, seeds)
     run_id = str(flow_run.get_id() or uuid.uuid4())
@@ -148,6 +150,8 @@ def build_dataset(
 
     try:  # the summary is written even when a stage fails
         published = PublishedIndex.fetch(loaded, workspace)  # settings checked before requests
+        if publish:
+            check_requested_version(loaded, workspace)  # before any LLM request
         generated = _generate(loaded, seeds, pool, workspace, summary)
         progress().start("dedup + validation", 1)
         tables = {"profiles": generated.pop("profiles")}

@@ -81,11 +81,15 @@ RECIPE_COUNTS = Counts()
 
 
 def build_overrides(
-    llm: LLMChoice | None, counts: Counts | None, overrides: list[str] | None
+    llm: LLMChoice | None,
+    counts: Counts | None,
+    overrides: list[str] | None,
+    version: str = "",
 ) -> list[str]:
     """The recipe overrides a set of flow parameters stands for (free overrides last)."""
     return [
         *(llm.recipe_overrides() if llm else []),
         *(counts.recipe_overrides() if counts else []),
+        *([f"publish.version={version.strip()}"] if version.strip() else []),
         *(overrides or []),
     ]

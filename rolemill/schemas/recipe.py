@@ -240,6 +240,19 @@ class PublishConfig(_Section):
         default=None,
         description="Prefect Secret block holding the Hugging Face token (when HF_TOKEN is unset)",
     )
+    version: str | None = Field(
+        default=None,
+        description="publish as this MAJOR.MINOR.PATCH instead of the next one; refused if "
+        "the hub has it or a later one (versions are immutable)",
+    )
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _semver(cls, version: object) -> str | None:
+        """`v1.2.3` or `1.2.3` (YAML reads `1.2` as a number: refused as not semver)."""
+        from rolemill.tasks.publish.versioning import Version
+
+        return str(Version.parse(str(version))) if version not in (None, "") else None
 
     @field_validator("target")
     @classmethod

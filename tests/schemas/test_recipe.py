@@ -107,6 +107,20 @@ def test_an_unknown_publish_target_is_refused_when_the_recipe_loads(tmp_path: Pa
     assert caught.value.field == "publish.target"
 
 
+def test_publish_version_is_semver_and_outside_the_content_hash(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL)
+    plain = load_recipe(path).recipe
+    assert plain.publish.version is None
+    chosen = load_recipe(path, ["publish.version=v1.2.3"]).recipe
+    assert chosen.publish.version == "1.2.3"
+    assert chosen.content_hash() == plain.content_hash()
+    with pytest.raises(
+        InputError, match=r"not a dataset version: '1\.2'.*MAJOR\.MINOR\.PATCH"
+    ) as caught:
+        load_recipe(path, ["publish.version=1.2"])
+    assert caught.value.field == "publish.version"
+
+
 def test_relative_paths_resolve_against_the_recipe_folder(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL + "publish:\n  target: hub/tiny.git\n")
     loaded = load_recipe(path, ["llm.cache_dir=cache", "dedup.index=../shared/index.parquet"])

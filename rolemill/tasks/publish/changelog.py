@@ -60,32 +60,49 @@ def changelog_against(
     """Rows added and removed per config since `previous`; None for a first version."""
     if previous is None:
         return None
-    configs = sorted(set(previous.configs) | set(tables))
+    ids = {config: _ids(table) for config, table in tables.items()}
+    return _changelog(hub, previous, {c: len(i) for c, i in ids.items()}, ids)
+
+
+def changelog_between(hub: Hub, old: Manifest, new: Manifest) -> Changelog:
+    """Rows added and removed per config from published version `old` to `new`."""
+    texts = hub.read_texts(new.version, [id_list_path(c) for c in new.configs])
+    ids = {config: _id_list(texts, config) for config in new.configs}
+    return _changelog(hub, old, new.rows(), ids)
+
+
+def _changelog(
+    hub: Hub, previous: Manifest, rows_now: dict[str, int], ids_now: dict[str, pl.Series | None]
+) -> Changelog:
+    """Against `previous` (its id lists read from the hub); an id list that is None (a
+    version published before the lists existed) leaves added and removed unknown."""
+    configs = sorted(set(previous.configs) | set(rows_now))
     texts = hub.read_texts(
         previous.version, [id_list_path(c) for c in configs if c in previous.configs]
     )
     changes = []
     for config in configs:
-        now = tables.get(config)
-        current = _ids(now) if now is not None else pl.Series("id", [], pl.String)
-        before_rows = previous.configs[config].rows if config in previous.configs else 0
-        text = texts.get(id_list_path(config))
-        if config not in previous.configs:
-            before: pl.Series | None = pl.Series("id", [], pl.String)
-        elif text is None:
-            before = None
-        else:
-            before = _parse_id_list(text)
+        before = _id_list(texts, config) if config in previous.configs else _NO_IDS
+        now = ids_now.get(config) if config in rows_now else _NO_IDS
+        known = before is not None and now is not None
         changes.append(
             ConfigChange(
                 config=config,
-                rows_before=before_rows,
-                rows_now=len(current),
-                added=None if before is None else _missing_from(current, before),
-                removed=None if before is None else _missing_from(before, current),
+                rows_before=previous.configs[config].rows if config in previous.configs else 0,
+                rows_now=rows_now.get(config, 0),
+                added=_missing_from(now, before) if known else None,  # type: ignore[arg-type]
+                removed=_missing_from(before, now) if known else None,  # type: ignore[arg-type]
             )
         )
     return Changelog(previous_version=previous.version, changes=changes)
+
+
+_NO_IDS = pl.Series("id", [], pl.String)
+
+
+def _id_list(texts: dict[str, str], config: str) -> pl.Series | None:
+    text = texts.get(id_list_path(config))
+    return None if text is None else _parse_id_list(text)
 
 
 def _ids(table: pa.Table) -> pl.Series:

@@ -49,6 +49,7 @@ LFS_ATTRIBUTES = (
     "*.parquet filter=lfs diff=lfs merge=lfs -text\n*.png filter=lfs diff=lfs merge=lfs -text\n"
 )
 LFS_POINTER_PREFIX = "version https://git-lfs.github.com/spec/v1"
+SCRATCH_OWNER = "owner.pid"  # in a publish's scratch folder: the publishing process
 
 # Given to every git command: our identity, never a prompt, a signature or an editor.
 _GIT_OPTIONS = (
@@ -204,7 +205,9 @@ class GitLfsHub:
         check_new_version(version, list(_versions_in(refs)), self.remote)
 
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self._remove_abandoned_scratch()
         with tempfile.TemporaryDirectory(prefix=f"publish-{version.tag}-", dir=self.workdir) as tmp:
+            (Path(tmp) / SCRATCH_OWNER).write_text(str(os.getpid()), encoding="ascii")
             repo = Path(tmp) / "repo"
             self._git("init", "--quiet", f"--initial-branch={BRANCH}", str(repo))
 
@@ -242,6 +245,16 @@ class GitLfsHub:
 
     # -- internals -------------------------------------------------------------------
 
+    def _remove_abandoned_scratch(self) -> None:
+        """Delete scratch clones of publishes whose process is gone (killed mid-push)."""
+        for folder in self.workdir.glob("publish-*"):
+            try:
+                owner = int((folder / SCRATCH_OWNER).read_text(encoding="ascii"))
+            except (OSError, ValueError):
+                continue  # just being made by a running publish, or not ours
+            if not _process_alive(owner):
+                shutil.rmtree(folder, ignore_errors=True)
+
     def _check_lfs_pointers(self, repo: Path, git: Callable[..., str]) -> None:
         """Every committed Parquet file must be an LFS pointer, not a plain blob."""
         parquet = [p for p in git("ls-files", "-z").split("\0") if p.endswith(".parquet")]
@@ -277,7 +290,14 @@ class GitLfsHub:
             cache.parent.mkdir(parents=True, exist_ok=True)
             self._git("init", "--quiet", "--bare", str(cache))
         refspecs = [f"+refs/tags/{tag}:refs/tags/{tag}" for tag in tags]
-        self._git("fetch", "--quiet", "--no-tags", self.url, *refspecs, repo=cache)
+        try:
+            self._git("fetch", "--quiet", "--no-tags", self.url, *refspecs, repo=cache)
+        except HubError:
+            # The cache is disposable: a fetch killed part way leaves ref locks behind that
+            # fail every later fetch. Start it afresh once; a second failure is real.
+            shutil.rmtree(cache, ignore_errors=True)
+            self._git("init", "--quiet", "--bare", str(cache))
+            self._git("fetch", "--quiet", "--no-tags", self.url, *refspecs, repo=cache)
         return cache
 
     def _read_manifest(self, cache: Path, tag: str) -> Manifest:
@@ -321,6 +341,16 @@ class GitLfsHub:
                 f"{result.returncode}): {_tail(result.stderr).rstrip('.')}. {hint}"
             )
         return result.stdout
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return True
 
 
 def _versions_in(refs: dict[str, str]) -> set[Version]:

@@ -19,7 +19,7 @@ from typing import Protocol
 from pydantic import ValidationError
 
 from rolemill.schemas.manifest import MANIFEST_FILENAME, Manifest
-from rolemill.tasks.publish.dataset_tree import file_sha256, read_manifest
+from rolemill.tasks.publish.dataset_tree import read_manifest
 from rolemill.tasks.publish.versioning import Version
 
 
@@ -96,12 +96,14 @@ def checked_manifest(tree: Path, version: Version) -> Manifest:
             f"{tree / MANIFEST_FILENAME} says version {manifest.version!r} but publish was "
             f"asked for {version}; publish it as {manifest.version} or rewrite the tree"
         )
+    from rolemill.tasks.publish.verify import file_problem  # verify.py imports HubError
+
     for file in manifest.files():
-        path = tree / file.path
-        if not path.is_file() or file_sha256(path) != file.sha256:
+        problem = file_problem(tree, file)
+        if problem:
             raise HubError(
-                f"{path} is missing or does not match its sha256 in "
-                f"{MANIFEST_FILENAME}; rewrite the tree before publishing"
+                f"cannot publish {tree}: {tree / file.path} {problem}; rewrite the tree "
+                "before publishing"
             )
     return manifest.model_copy(update={"version": str(version)})
 
@@ -111,13 +113,14 @@ def check_new_version(version: Version, published: list[Version], remote: str) -
     existing = sorted(published)
     if version in existing:
         raise HubError(
-            f"version {version.tag} already exists on hub {remote}; published "
-            f"versions are immutable: publish as {existing[-1].bump('minor').tag} or later"
+            f"version {version.tag} already exists on hub {remote} (latest: "
+            f"{existing[-1].tag}); published versions are immutable: publish as "
+            f"{existing[-1].bump('minor').tag} or later"
         )
     if existing and version < existing[-1]:
         raise HubError(
             f"version {version.tag} is older than the latest on hub {remote} "
-            f"({existing[-1].tag}); publish a newer version"
+            f"({existing[-1].tag}); publish as {existing[-1].bump('minor').tag} or later"
         )
 
 

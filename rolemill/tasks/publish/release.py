@@ -2,6 +2,8 @@
 
 A new version only when the content hash differs from the latest published version;
 otherwise nothing is pushed and the summary says which version already holds it.
+`publish.version` (`rolemill build --version X.Y.Z`) names the version instead of
+`next_version`; it must be above the hub's latest (versions are immutable).
 """
 
 from __future__ import annotations
@@ -15,9 +17,10 @@ from rolemill.tasks.parquet import to_plain_arrow
 from rolemill.tasks.publish.card import CardSource, write_card
 from rolemill.tasks.publish.changelog import changelog_against, write_id_lists
 from rolemill.tasks.publish.dataset_tree import write_dataset_tree, write_manifest
+from rolemill.tasks.publish.hub import Hub, check_new_version
 from rolemill.tasks.publish.splits import held_out_ids
 from rolemill.tasks.publish.targets import hub_for
-from rolemill.tasks.publish.versioning import next_version
+from rolemill.tasks.publish.versioning import Version, next_version
 
 if TYPE_CHECKING:
     from rolemill.flows.summary import BuildSummary
@@ -37,12 +40,7 @@ def publish_release(
     the version carries the near-duplicate index and the shared index gets its rows."""
     recipe = loaded.recipe
     target = recipe.publish.target or recipe.name
-    hub = hub_for(
-        target,
-        workspace.hub_scratch,
-        private=recipe.publish.private,
-        token_secret=recipe.publish.token_secret,
-    )
+    hub = _hub(loaded, workspace)
     tables = {
         name: to_plain_arrow(frame, DATASET_CONFIGS[name].arrow_schema)
         for name, frame in frames.items()
@@ -70,9 +68,14 @@ def publish_release(
         summary.publish_note = (
             f"no new version: the content equals {summary.previous_version} at {hub.remote}"
         )
+        if recipe.publish.version:
+            summary.publish_note += f"; publish.version {recipe.publish.version} was not used"
         if published is not None:
             published.share()  # its rows are published: the latest version holds them
         return
+    if recipe.publish.version:  # asked for: still only above the latest, never reused
+        version = Version.parse(recipe.publish.version)
+        check_new_version(version, hub.versions(), hub.remote)
     manifest.version = str(version)
     write_manifest(workspace.dataset, manifest)
     write_id_lists(workspace.dataset, tables)
@@ -86,3 +89,22 @@ def publish_release(
     summary.version = released.tag
     summary.published_to = str(released.remote)
     summary.publish_note = f"published {released.tag} to {released.remote}"
+
+
+def check_requested_version(loaded: LoadedRecipe, workspace: RunWorkspace) -> None:
+    """Refuse a `publish.version` the hub already has, or one not above its latest, before
+    the build spends anything (publish checks again: the hub may move meanwhile)."""
+    requested = loaded.recipe.publish.version
+    if requested and loaded.recipe.publish.enabled:
+        hub = _hub(loaded, workspace)
+        check_new_version(Version.parse(requested), hub.versions(), hub.remote)
+
+
+def _hub(loaded: LoadedRecipe, workspace: RunWorkspace) -> Hub:
+    publish = loaded.recipe.publish
+    return hub_for(
+        publish.target or loaded.recipe.name,
+        workspace.hub_scratch,
+        private=publish.private,
+        token_secret=publish.token_secret,
+    )

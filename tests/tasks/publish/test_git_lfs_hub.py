@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import datasets
-import pyarrow as pa
 import pytest
 
-from rolemill.tasks.publish.dataset_tree import data_file_path, read_manifest, write_dataset_tree
+from rolemill.tasks.publish.dataset_tree import data_file_path, read_manifest
 from rolemill.tasks.publish.git_lfs_hub import LFS_POINTER_PREFIX, GitLfsHub, HubError
+from rolemill.tasks.publish.verify import verify_folder
 from rolemill.tasks.publish.versioning import Version, next_version
-from tests.tasks.publish import sample_table
+from tests.tasks.publish import git, make_tree, sample_table
 
 
 @pytest.fixture(autouse=True)
@@ -25,19 +24,6 @@ def git_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     git("lfs", "install", "--skip-repo")
     assert "filter.lfs.process" in git("config", "--global", "--list")
     return config
-
-
-def git(*args: str | Path, cwd: Path | None = None) -> str:
-    result = subprocess.run(
-        ["git", *map(str, args)], cwd=cwd, capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, f"git {args} failed: {result.stderr}"
-    return result.stdout
-
-
-def make_tree(folder: Path, tables: dict[str, pa.Table]) -> Path:
-    write_dataset_tree(folder, "demo", tables, card_body="# Demo", license="cc-by-4.0")
-    return folder
 
 
 def hub_state(bare: Path) -> tuple[str, list[str]]:
@@ -85,15 +71,18 @@ def test_publish_two_versions_then_clone_and_load_each(tmp_path: Path) -> None:
         assert manifest.rows() == rows
         clone = tmp_path / f"clone-{tag}"
         git("clone", "--quiet", "--branch", tag, bare, clone)
-        for config, count in rows.items():
-            path = data_file_path(config)
-            stored = git("cat-file", "-p", f"{tag}:{path}", cwd=bare)
+        assert verify_folder(clone).rows() == rows  # every file's sha256 and rows
+        for file in manifest.files():  # whatever splits the tree has
+            stored = git("cat-file", "-p", f"{tag}:{file.path}", cwd=bare)
             assert stored.startswith(LFS_POINTER_PREFIX)
-            assert (clone / path).read_bytes()[:4] == b"PAR1"
-            loaded = datasets.load_dataset(
-                str(clone), config, split="train", cache_dir=str(tmp_path / "hf-cache")
-            )
-            assert loaded.num_rows == count == manifest.configs[config].rows
+            assert f"oid sha256:{file.sha256}" in stored
+            digest = file.sha256
+            assert (bare / "lfs" / "objects" / digest[:2] / digest[2:4] / digest).is_file()
+            assert (clone / file.path).read_bytes()[:4] == b"PAR1"
+        for config, count in rows.items():
+            loaded = datasets.load_dataset(str(clone), config, cache_dir=str(tmp_path / "hf-cache"))
+            assert sum(split.num_rows for split in loaded.values()) == count
+            assert count == manifest.configs[config].rows
 
 
 def test_publishing_an_existing_tag_raises_and_changes_nothing(tmp_path: Path) -> None:

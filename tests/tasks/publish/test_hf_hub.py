@@ -268,5 +268,9 @@ def test_hub_list_reads_an_hf_target(
     result = CliRunner().invoke(app, ["hub", "list", "hf://datasets/org/demo"])
     assert result.exit_code == 0, result.output
     assert result.output.split()[0] == "v0.1.0" and "chat 4" in result.output
+    result = CliRunner().invoke(app, ["hub", "show", "hf://datasets/org/demo", "--verify"])
+    assert result.exit_code == 0, result.output
+    assert "version   v0.1.0" in result.output and "# Demo" in result.output
+    assert result.output.rstrip().endswith("verified  1 files match manifest.json")
     result = CliRunner().invoke(app, ["hub", "list", "hf://models/org/demo"])
     assert result.exit_code != 0 and "publish.target" in result.output
