@@ -4,7 +4,8 @@ Starts a private Prefect stack (server with UI, pool, deployments, worker) on a 
 loopback port with a temporary PREFECT_HOME and data folder, and the scripted
 OpenAI-compatible server; presses build-demo's Run button through the API
 (`POST /api/deployments/{id}/create_flow_run`), waits for Completed, then has headless
-Chromium capture the flow run's page (Logs tab) and its Artifacts tab. Every process it
+Chromium capture the flow run's page (timeline, artifact markers, logs) and the pages of
+its summary table and release artifacts. Every process it
 started is stopped on exit. A dev tool, not part of `make test`:
 
     /work/main/.venv/bin/python scripts/screenshot_dashboard.py [--out docs/img]
@@ -15,7 +16,6 @@ Needs Chromium at /usr/bin/chromium (Debian: `apt-get install chromium`).
 from __future__ import annotations
 
 import argparse
-import json
 import subprocess
 import sys
 import tempfile
@@ -34,8 +34,11 @@ from rolemill.testing.scripted_server import ScriptedLLMServer  # noqa: E402
 
 CHROMIUM = Path("/usr/bin/chromium")
 FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
-# the page's tab -> the PNG it is saved to
-SHOTS = {"Logs": "dashboard-run.png", "Artifacts": "dashboard-artifacts.png"}
+# the run's artifacts (by key prefix) whose own pages are captured, and their PNGs
+ARTIFACT_SHOTS = {
+    "build-summary-": "dashboard-summary.png",
+    "build-release-": "dashboard-release.png",
+}
 
 
 def trigger_demo(api: httpx.Client, llm_base_url: str) -> str:
@@ -50,6 +53,13 @@ def trigger_demo(api: httpx.Client, llm_base_url: str) -> str:
         f"/deployments/{deployment['id']}/create_flow_run", json={"parameters": parameters}
     )
     return str(reply.raise_for_status().json()["id"])
+
+
+def artifact_ids(api: httpx.Client, run_id: str) -> dict[str, str]:
+    """Artifact key -> id, for the run's keyed artifacts."""
+    body = {"artifacts": {"flow_run_id": {"any_": [run_id]}}}
+    artifacts = api.post("/artifacts/filter", json=body).raise_for_status().json()
+    return {a["key"]: a["id"] for a in artifacts if a["key"]}
 
 
 def wait_until_final(api: httpx.Client, stack: PrefectStack, run_id: str, timeout_s: float) -> str:
@@ -118,19 +128,25 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"temporary folder: {scratch}", flush=True)
     try:
-        with stack, ScriptedLLMServer(latency_s=0.05) as llm, httpx.Client(
-            base_url=stack.api_url, timeout=30
-        ) as api:
+        with (
+            stack,
+            ScriptedLLMServer(latency_s=0.05) as llm,
+            httpx.Client(base_url=stack.api_url, timeout=30) as api,
+        ):
             run_id = trigger_demo(api, llm.base_url)
             print(f"flow run {run_id} triggered; waiting ...", flush=True)
             state = wait_until_final(api, stack, run_id, timeout_s=600)
             if state != "COMPLETED":
                 print(f"error: the run ended {state}; see {stack.logs}/worker.log", file=sys.stderr)
                 return 1
-            page = f"{stack.dashboard_url}/runs/flow-run/{run_id}"
-            for tab, name in SHOTS.items():
+            pages = {"dashboard-run.png": f"{stack.dashboard_url}/runs/flow-run/{run_id}"}
+            for key, artifact_id in artifact_ids(api, run_id).items():
+                for prefix, name in ARTIFACT_SHOTS.items():
+                    if key.startswith(prefix):
+                        pages[name] = f"{stack.dashboard_url}/artifacts/artifact/{artifact_id}"
+            for name, url in pages.items():
                 png = args.out / name
-                screenshot(f"{page}?tab={tab}", png, args.budget_ms, scratch)
+                screenshot(url, png, args.budget_ms, scratch)
                 print(f"{png} ({png.stat().st_size // 1024} KB)", flush=True)
     finally:
         if not args.keep:
