@@ -4,9 +4,10 @@ Starts a private Prefect stack (server with UI, pool, deployments, worker) on a 
 loopback port with a temporary PREFECT_HOME and data folder, and the scripted
 OpenAI-compatible server; presses build-demo's Run button through the API
 (`POST /api/deployments/{id}/create_flow_run`), waits for Completed, then has headless
-Chromium capture the flow run's page (timeline, artifact markers, logs) and the pages of
-its summary table and release artifacts. Every process it
-started is stopped on exit. A dev tool, not part of `make test`:
+Chromium capture the flow run's page (timeline, artifact markers, logs), its Artifacts
+tab (clicked through the DevTools protocol) and the pages of its summary table and
+release artifacts. Every process it started is stopped on exit. A dev tool, not part of
+`make test`:
 
     /work/main/.venv/bin/python scripts/screenshot_dashboard.py [--out docs/img]
 
@@ -16,6 +17,12 @@ Needs Chromium at /usr/bin/chromium (Debian: `apt-get install chromium`).
 from __future__ import annotations
 
 import argparse
+import asyncio
+import base64
+import contextlib
+import json
+import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +30,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import httpx
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
@@ -75,31 +83,119 @@ def wait_until_final(api: httpx.Client, stack: PrefectStack, run_id: str, timeou
         time.sleep(1)
 
 
+def chromium_args(scratch: Path) -> list[str]:
+    """Headless Chromium, offline apart from the page, with a fresh profile."""
+    profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=scratch))
+    return [
+        str(CHROMIUM),
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--hide-scrollbars",
+        f"--user-data-dir={profile}",
+        "--window-size=1600,1000",
+    ]
+
+
 def screenshot(url: str, png: Path, budget_ms: int, scratch: Path) -> None:
     """One headless Chromium capture of `url` after `budget_ms` of virtual time."""
-    profile = Path(tempfile.mkdtemp(prefix="chromium-", dir=scratch))
     subprocess.run(
-        [
-            str(CHROMIUM),
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--disable-quic",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            "--hide-scrollbars",
-            f"--user-data-dir={profile}",
-            "--window-size=1600,1000",
-            f"--virtual-time-budget={budget_ms}",
-            f"--screenshot={png}",
-            url,
-        ],
+        [*chromium_args(scratch), f"--virtual-time-budget={budget_ms}", f"--screenshot={png}", url],
         check=True,
         capture_output=True,
         timeout=180,
     )
+
+
+# clicks the innermost visible element labelled `label` (the tab); true once it exists
+CLICK_TAB = """(() => {
+  const label = %s;
+  const tab = [...document.querySelectorAll('body *')].find(e =>
+    e.offsetParent !== null && e.textContent.trim() === label &&
+    ![...e.children].some(c => c.textContent.trim() === label));
+  if (tab) tab.click();
+  return Boolean(tab);
+})()"""
+
+
+class DevTools:
+    """The Chrome DevTools protocol over one page's websocket: call and await the reply."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws, self.next_id = ws, 0
+
+    async def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self.next_id += 1
+        await self.ws.send_json({"id": self.next_id, "method": method, "params": params})
+        async for message in self.ws:
+            reply = json.loads(message.data)
+            if reply.get("id") == self.next_id:  # events in between are skipped
+                if "error" in reply:
+                    raise RuntimeError(f"DevTools {method}: {reply['error']}")
+                return dict(reply["result"])
+        raise RuntimeError(f"DevTools closed the connection during {method}")
+
+
+async def _capture_tab(debug_url: str, url: str, tab: str, png: Path, settle_s: float) -> None:
+    async with aiohttp.ClientSession() as session:
+        deadline = time.monotonic() + 30
+        while True:  # Chromium opens its debugging port a moment after it starts
+            with contextlib.suppress(aiohttp.ClientError):
+                async with session.get(f"{debug_url}/json/list") as reply:
+                    pages = [t for t in await reply.json() if t["type"] == "page"]
+                    if pages:
+                        break
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Chromium's DevTools did not answer at {debug_url}")
+            await asyncio.sleep(0.5)
+        async with session.ws_connect(pages[0]["webSocketDebuggerUrl"], max_msg_size=0) as ws:
+            devtools = DevTools(ws)
+            await devtools.call(  # the same size as the plain screenshots
+                "Emulation.setDeviceMetricsOverride",
+                width=1600,
+                height=1000,
+                deviceScaleFactor=1,
+                mobile=False,
+            )
+            await devtools.call("Page.navigate", url=url)
+            deadline = time.monotonic() + 60
+            while not (
+                await devtools.call(
+                    "Runtime.evaluate", expression=CLICK_TAB % json.dumps(tab), returnByValue=True
+                )
+            )["result"].get("value"):
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"no tab {tab!r} on {url} after 60 s")
+                await asyncio.sleep(0.5)
+            await asyncio.sleep(settle_s)  # the tab's content loads and renders
+            shot = await devtools.call("Page.captureScreenshot", format="png")
+            png.write_bytes(base64.b64decode(shot["data"]))
+
+
+def screenshot_tab(url: str, tab: str, png: Path, scratch: Path, settle_s: float = 6) -> None:
+    """Capture `url` after clicking its tab `tab`, through the DevTools protocol."""
+    port = free_loopback_port()
+    browser = subprocess.Popen(
+        [*chromium_args(scratch), f"--remote-debugging-port={port}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,  # its helper processes share its group: stopped together
+    )
+    try:
+        asyncio.run(_capture_tab(f"http://127.0.0.1:{port}", url, tab, png, settle_s))
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(browser.pid, signal.SIGTERM)
+        try:
+            browser.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(browser.pid, signal.SIGKILL)
+            browser.wait()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -145,8 +241,10 @@ def main(argv: list[str] | None = None) -> int:
                     if key.startswith(prefix):
                         pages[name] = f"{stack.dashboard_url}/artifacts/artifact/{artifact_id}"
             for name, url in pages.items():
-                png = args.out / name
-                screenshot(url, png, args.budget_ms, scratch)
+                screenshot(url, args.out / name, args.budget_ms, scratch)
+            tab_png = args.out / "dashboard-artifacts.png"
+            screenshot_tab(pages["dashboard-run.png"], "Artifacts", tab_png, scratch)
+            for png in [*(args.out / name for name in pages), tab_png]:
                 print(f"{png} ({png.stat().st_size // 1024} KB)", flush=True)
     finally:
         if not args.keep:
