@@ -186,6 +186,10 @@ def build(
         bool, typer.Option(help="publish a new version when content changed")
     ] = True,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="show Prefect's logs")] = False,
+    dask: Annotated[
+        str,
+        typer.Option(help="run shards on Dask: a scheduler address (tcp://host:8786) or `local`"),
+    ] = "",
 ) -> None:
     """Build the dataset a recipe describes; publish a new version if its content changed.
 
@@ -198,12 +202,13 @@ def build(
     # The temporary server's first start on a fresh venv (bytecode, database migrations)
     # takes longer than Prefect's 20 s default on 2 busy cores.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    from rolemill.flows.runner import dask_overrides
     from rolemill.schemas.recipe import load_recipe
     from rolemill.tasks.persona_pool import load_persona_pool
     from rolemill.tasks.seed_loader import load_seeds
 
     expected = _expected_errors()
-    overrides = list(set_ or [])
+    overrides = list(set_ or []) + dask_overrides(dask)
     try:  # every input is checked before any work starts
         loaded = load_recipe(recipe, overrides)
         seeds = load_seeds(loaded)
