@@ -193,6 +193,10 @@ def build(
             help="publish as this X.Y.Z (publish.version); refused if the hub has it or a later one",
         ),
     ] = None,
+    dask: Annotated[
+        str,
+        typer.Option(help="run shards on Dask: a scheduler address (tcp://host:8786) or `local`"),
+    ] = "",
 ) -> None:
     """Build the dataset a recipe describes; publish a new version if its content changed.
 
@@ -205,12 +209,14 @@ def build(
     # The temporary server's first start on a fresh venv (bytecode, database migrations)
     # takes longer than Prefect's 20 s default on 2 busy cores.
     os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+    from rolemill.flows.runner import dask_overrides
     from rolemill.schemas.recipe import load_recipe
     from rolemill.tasks.persona_pool import load_persona_pool
     from rolemill.tasks.seed_loader import load_seeds
 
     expected = _expected_errors()
     overrides = list(set_ or []) + ([f"publish.version={version}"] if version else [])
+    overrides += dask_overrides(dask)
     try:  # every input is checked before any work starts
         loaded = load_recipe(recipe, overrides)
         seeds = load_seeds(loaded)

@@ -18,6 +18,8 @@ import pyarrow.parquet as pq
 from prefect import flow
 from prefect.futures import PrefectFuture
 from prefect.runtime import flow_run
+from prefect.task_runners import TaskRunner
+from prefect.utilities.asyncutils import run_coro_as_sync
 
 from rolemill.flows.artifacts import BuildArtifacts
 from rolemill.flows.parameters import (
@@ -28,6 +30,7 @@ from rolemill.flows.parameters import (
     build_overrides,
 )
 from rolemill.flows.progress import progress
+from rolemill.flows.runner import dask_overrides, shard_runner
 from rolemill.flows.shard_window import ShardFutures, ShardWindow, shards_in_flight
 from rolemill.flows.stages import ShardReport, persona_profiles_shard, profiles_shard, samples_shard
 from rolemill.flows.summary import BuildSummary
@@ -38,6 +41,7 @@ from rolemill.schemas.seeds import CharacterSeed, SeedSet
 from rolemill.tasks.dedup import deduplicate_per_role
 from rolemill.tasks.drop_report import DropReport
 from rolemill.tasks.generators.registry import enabled_generators
+from rolemill.tasks.llm.global_limits import ensure_global_limits
 from rolemill.tasks.persona_pool import PersonaPool, load_persona_pool, persona_table
 from rolemill.tasks.publish.published_index import PublishedIndex
 from rolemill.tasks.publish.release import check_requested_version, publish_release
@@ -60,18 +64,22 @@ def _account(summary: BuildSummary, reports: list[ShardReport]) -> None:
         summary.usage.add(report.usage)
         summary.generation_failures.extend(report.failures)
         summary.below_confidence += report.below_threshold
+        if report.pid not in summary.shard_processes:
+            summary.shard_processes.append(report.pid)
 
 
 Shard = list[CharacterSeed] | range  # seeded characters, or a range of persona indexes
 
 
 def _profiles(
-    i: int, shard: Shard, pool: PersonaPool | None, recipe: Recipe, out: Path, run_id: str
-) -> PrefectFuture[ShardReport]:
+    runner: TaskRunner[PrefectFuture[ShardReport]], i: int, shard: Shard,
+    pool: PersonaPool | None, recipe: Recipe, out: Path, run_id: str,
+) -> PrefectFuture[ShardReport]:  # fmt: skip
+    common = {"index": i, "recipe": recipe, "out": out, "run_id": run_id}
     if isinstance(shard, range):
         assert pool is not None
-        return persona_profiles_shard.submit(i, shard, pool, recipe, out, run_id)
-    return profiles_shard.submit(i, shard, recipe, out, run_id)
+        return runner.submit(persona_profiles_shard, {"indexes": shard, "pool": pool, **common})
+    return runner.submit(profiles_shard, {"characters": shard, **common})
 
 
 def _generate(
@@ -80,6 +88,7 @@ def _generate(
     pool: PersonaPool | None,
     workspace: RunWorkspace,
     summary: BuildSummary,
+    runner: TaskRunner[PrefectFuture[ShardReport]],
 ) -> dict[str, pl.DataFrame]:
     """Profiles, then every enabled generator, per shard of roles: config -> rows.
 
@@ -100,16 +109,18 @@ def _generate(
     window = ShardWindow(["profiles", *generators])
     for i, shard in enumerate(shards):
         out = workspace.shard("profiles", i)
-        profiles = _profiles(i, shard, pool, recipe, out, summary.run_id)
+        profiles = _profiles(runner, i, shard, pool, recipe, out, summary.run_id)
         tasks: ShardFutures = {"profiles": profiles}
         members = shard if isinstance(shard, list) else None  # persona shards: from profiles
         for name in generators:
             # Starts as soon as this shard's profiles are done (Prefect resolves the future
             # passed as a parameter).
             out = workspace.shard(name, i)
-            tasks[name] = samples_shard.submit(
-                i, name, members, profiles, recipe, seeds, out, summary.run_id
-            )
+            parameters = {
+                "index": i, "generator": name, "characters": members, "profiles": profiles,
+                "recipe": recipe, "seeds": seeds, "out": out, "run_id": summary.run_id,
+            }  # fmt: skip
+            tasks[name] = runner.submit(samples_shard, parameters)
         window.add(tasks)
         window.drain(keep=shards_in_flight(recipe) - 1)
     window.drain(keep=0)
@@ -130,6 +141,7 @@ def build_dataset(
     publish: bool = True,
     overrides: list[str] | None = None,
     version: str = "",
+    dask: str = "",
 ) -> dict[str, object]:
     """Build the dataset a recipe describes and publish a new version if its content changed.
 
@@ -138,8 +150,11 @@ def build_dataset(
     (empty keeps it). publish: off to build and validate only. overrides: any other
     `key=value` recipe settings (e.g. `llm.timeout_s=120`), applied last. version:
     publish as this X.Y.Z (publish.version), refused before the build if the hub has it.
+    dask: run the shards on a Dask cluster (a scheduler address, or `local` for a
+    LocalCluster of `runner.workers` processes); empty: the recipe's `runner`.
     """
-    loaded = load_recipe(recipe, build_overrides(llm, counts, overrides, version))
+    overrides = build_overrides(llm, counts, overrides, version) + dask_overrides(dask)
+    loaded = load_recipe(recipe, overrides)
     seeds = load_seeds(loaded)
     pool = load_persona_pool(loaded, seeds)
     run_id = str(flow_run.get_id() or uuid.uuid4())
@@ -152,7 +167,11 @@ def build_dataset(
         published = PublishedIndex.fetch(loaded, workspace)  # settings checked before requests
         if publish:
             check_requested_version(loaded, workspace)  # before any LLM request
-        generated = _generate(loaded, seeds, pool, workspace, summary)
+        runner_config = loaded.recipe.runner
+        if runner_config.kind == "dask":  # limits that hold across the worker processes
+            run_coro_as_sync(ensure_global_limits(loaded.recipe.llm))
+        with shard_runner(runner_config) as runner:
+            generated = _generate(loaded, seeds, pool, workspace, summary, runner)
         progress().start("dedup + validation", 1)
         tables = {"profiles": generated.pop("profiles")}
         if pool is not None:

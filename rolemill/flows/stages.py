@@ -5,6 +5,7 @@ rows to a shard file in the run workspace and returns a small report."""
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +45,7 @@ class ShardReport:
     usage: Usage
     failures: list[str] = field(default_factory=list)
     below_threshold: int = 0
+    pid: int = field(default_factory=os.getpid)  # the process that ran the shard
 
 
 async def _each(stage: str, items: list[T], work: Callable[[T], Awaitable[object]]) -> list[object]:
@@ -56,6 +58,11 @@ async def _each(stage: str, items: list[T], work: Callable[[T], Awaitable[object
         return result
 
     return await asyncio.gather(*(one(item) for item in items))
+
+
+def _gateway(recipe: Recipe) -> LLMGateway:
+    """On a Dask cluster the provider's limits must hold across worker processes."""
+    return LLMGateway(recipe.llm, cross_process=recipe.runner.kind == "dask")
 
 
 ProfileEntry = tuple[str, CharacterSeed | None, CharacterProfile | None, Usage, str | None]
@@ -97,7 +104,7 @@ def profiles_shard(
     reported as failures and left out."""
 
     async def run() -> ShardReport:
-        async with LLMGateway(recipe.llm) as gateway:
+        async with _gateway(recipe) as gateway:
             generator = ProfileGenerator(gateway, recipe.generators.profiles.max_tokens)
             outcomes = await _each("profiles", characters, generator.generate)
         entries: list[ProfileEntry] = [
@@ -118,7 +125,7 @@ def persona_profiles_shard(
     (the flow holds only the range); roles whose reply never parses are reported."""
 
     async def run() -> ShardReport:
-        async with LLMGateway(recipe.llm) as gateway:
+        async with _gateway(recipe) as gateway:
             generator = PersonaProfileGenerator(gateway, recipe.generators.profiles.max_tokens)
             outcomes = await _each("profiles", pool.draws(indexes), generator.generate)
         entries: list[ProfileEntry] = [
@@ -172,7 +179,7 @@ def samples_shard(
     schema = DATASET_CONFIGS[generator].arrow_schema
 
     async def run() -> ShardReport:
-        async with LLMGateway(recipe.llm) as gateway:
+        async with _gateway(recipe) as gateway:
             settings = getattr(recipe.generators, generator)
             maker = GENERATORS[generator](gateway, settings, seeds, recipe.content_hash(), run_id)
             jobs = [(role, job) for role in roles for job in maker.jobs(role)]

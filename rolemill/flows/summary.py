@@ -37,6 +37,8 @@ class BuildSummary:
     previous_version: str | None = None
     published_to: str | None = None
     publish_note: str = ""
+    shard_processes: list[int] = field(default_factory=list)
+    """ids of the processes that ran shard tasks (several on a Dask cluster)"""
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -266,6 +266,18 @@ class PublishConfig(_Section):
         return target
 
 
+class RunnerConfig(_Section):
+    """Where shard tasks run: threads of the flow's process, or a Dask cluster."""
+
+    kind: Literal["threads", "dask"] = "threads"
+    address: str | None = Field(
+        default=None,
+        description="Dask scheduler address (tcp://host:8786); none: a LocalCluster",
+    )
+    workers: int = Field(default=2, ge=1, description="LocalCluster worker processes")
+    threads_per_worker: int = Field(default=4, ge=1, description="shards at once per worker")
+
+
 class Recipe(_Section):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$", description="the dataset's name")
     description: str = ""
@@ -278,6 +290,7 @@ class Recipe(_Section):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     publish: PublishConfig = Field(default_factory=PublishConfig)
     shard_size: int = Field(default=8, ge=1, le=10_000, description="roles per Prefect task")
+    runner: RunnerConfig = Field(default_factory=RunnerConfig)
 
     @model_validator(mode="after")
     def _mrc_has_passages(self) -> Recipe:
@@ -296,6 +309,7 @@ class Recipe(_Section):
             exclude={
                 "publish": True,
                 "shard_size": True,
+                "runner": True,
                 "dedup": {"index"},
                 "llm": {
                     "base_url",

@@ -10,6 +10,7 @@ of times, then returned as a failed result with its reason; it never raises.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import os
 import random
@@ -25,6 +26,7 @@ from rolemill.schemas.llm import GenerationParams, LLMConfig
 from rolemill.tasks.llm.cache import ResponseCache, cache_key
 from rolemill.tasks.llm.embedded_build import cache_root
 from rolemill.tasks.llm.errors import RequestRejected, TransientProviderError
+from rolemill.tasks.llm.global_limits import GlobalLimiter
 from rolemill.tasks.llm.pricing import cost_usd, price_for
 from rolemill.tasks.llm.providers import AnthropicProvider, OpenAIProvider, Provider, unreachable
 from rolemill.tasks.llm.rate_limit import AdaptiveLimiter, limiter_for
@@ -65,8 +67,13 @@ def estimate_tokens(request: LLMRequest) -> int:
 
 
 class LLMGateway:
-    def __init__(self, config: LLMConfig, cache: ResponseCache | None = None):
+    def __init__(
+        self, config: LLMConfig, cache: ResponseCache | None = None, cross_process: bool = False
+    ):
+        """cross_process: hold the provider's limits across processes (Prefect global
+        concurrency limits, see global_limits.py) instead of in this process."""
         self.config = config
+        self.cross_process = cross_process
         self.model = config.model_name
         self.cache = cache or ResponseCache(
             (config.cache_dir / "responses.sqlite") if config.cache_dir else default_cache_path()
@@ -89,7 +96,9 @@ class LLMGateway:
         return f"{self.config.provider}|{self.config.base_url or 'default'}"
 
     @property
-    def limiter(self) -> AdaptiveLimiter:
+    def limiter(self) -> AdaptiveLimiter | GlobalLimiter:
+        if self.cross_process:
+            return GlobalLimiter(self.config)
         return limiter_for(self.endpoint, self.config.limits)
 
     def provider(self) -> Provider:
@@ -267,8 +276,12 @@ class LLMGateway:
             try:
                 reply = await provider.send(request)
             except TransientProviderError as exc:
-                limiter.release(
-                    permit, rate_limited=exc.rate_limited, retry_after_s=exc.retry_after_s
+                await _released(
+                    limiter.release(
+                        permit,  # type: ignore[arg-type]
+                        rate_limited=exc.rate_limited,
+                        retry_after_s=exc.retry_after_s,
+                    )
                 )
                 reasons.append(exc.reason)
                 if attempt + 1 == policy.max_attempts:
@@ -281,9 +294,10 @@ class LLMGateway:
                 await asyncio.sleep(delay)
                 continue
             except BaseException:
-                limiter.release(permit)
+                await _released(limiter.release(permit))  # type: ignore[arg-type]
                 raise
-            limiter.release(permit, used_tokens=reply.prompt_tokens + reply.completion_tokens)
+            used = reply.prompt_tokens + reply.completion_tokens
+            await _released(limiter.release(permit, used_tokens=used))  # type: ignore[arg-type]
             self._any_success = True
             return reply
         if not self._any_success and all(r.startswith("connection error") for r in reasons):
@@ -294,3 +308,9 @@ class LLMGateway:
     def _account(self, usage: Usage) -> None:
         with self._usage_lock:
             self.usage.add(usage)
+
+
+async def _released(outcome: object) -> None:
+    """A global limiter's release goes through the API (a coroutine); a local one is done."""
+    if inspect.isawaitable(outcome):
+        await outcome
