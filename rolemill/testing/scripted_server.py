@@ -209,7 +209,7 @@ def build_app(state: ScriptState) -> Any:
                     instance[name] = values.pop(0)
             content = json.dumps(instance, ensure_ascii=False)
         elif chinese:
-            content = "脚本回复：" + _text(seed, 200, words=12, chinese=True)
+            content = "脚本回复：" + _text(seed, 200, words=12, chinese=True) + state.reply_suffix
         else:
             content = "Scripted reply: " + _text(seed, 200, words=12) + state.reply_suffix
         if fault == "truncated":
