@@ -103,17 +103,17 @@ def test_adding_a_character_requests_only_it_and_publishes_a_minor_version(
     before = len(scripted.requests)
 
     project.add_character("captain-ahab")
-    result = project.build("--version", "0.3.0")  # instead of the next minor, v0.2.0
+    result = project.build()
     assert result.returncode == 0, result.stderr
     new = scripted.requests[before:]
     assert len(new) == REQUESTS_PER_ROLE  # its own requests, nothing else
     assert all("Captain Ahab" in request.prompt for request in new)
     assert len({request.messages_hash for request in new}) == len(new)
-    assert "published v0.3.0" in result.stdout
-    assert tags(project) == ["v0.1.0", "v0.3.0"]
+    assert "published v0.2.0" in result.stdout  # the next minor version
+    assert tags(project) == ["v0.1.0", "v0.2.0"]
 
     old = clone(project, "v0.1.0", tmp_path / "old")
-    current = clone(project, "v0.3.0", tmp_path / "new")
+    current = clone(project, "v0.2.0", tmp_path / "new")
     for config in CONFIG_FIELDS:
         assert ids(old, config) < ids(current, config)  # old rows kept, new rows added
     roles = set(pq.read_table(current / "data" / "profiles").column("role_id").to_pylist())
@@ -121,7 +121,7 @@ def test_adding_a_character_requests_only_it_and_publishes_a_minor_version(
 
     card = DatasetCard.load(current / "README.md")
     assert card.data.annotations_creators == ["machine-generated"]
-    assert "v0.3.0 against v0.1.0" in card.text
+    assert "v0.2.0 against v0.1.0" in card.text
     for config in CONFIG_FIELDS:  # the changelog counts what the two clones hold
         added = len(ids(current, config) - ids(old, config))
         assert (
@@ -132,6 +132,12 @@ def test_adding_a_character_requests_only_it_and_publishes_a_minor_version(
     assert len(plots) == 3
     for plot in plots:
         assert (current / plot).read_bytes().startswith(b"\x89PNG")  # LFS checked out
+
+    project.add_character("alice")  # --version: published as asked, above the latest
+    asked = project.build("--version", "1.0.0")
+    assert asked.returncode == 0, asked.stderr
+    assert "published v1.0.0" in asked.stdout
+    assert tags(project) == ["v0.1.0", "v0.2.0", "v1.0.0"]
 
 
 def test_a_build_killed_mid_generation_resumes_without_repeating_requests(

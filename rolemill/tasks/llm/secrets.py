@@ -56,6 +56,17 @@ def install_log_redaction() -> None:
                 handler.addFilter(_filter)
 
 
+def secret_block_value(block_name: str) -> str:
+    """The value of a Prefect Secret block, registered for redaction. Works inside an event
+    loop too (the gateway resolves keys in its loop, where a bare `Secret.load` hands back
+    a coroutine). Raises what Prefect raises when the block or the server is missing."""
+    from prefect.blocks.system import Secret
+
+    value = str(Secret.load(block_name, _sync=True).get())
+    register_secret(value)
+    return value
+
+
 def resolve_api_key(provider: str, env_var: str | None, block_name: str | None) -> str:
     """The key from `env_var`, else from the Prefect Secret block; a clear error when neither."""
     if env_var and os.environ.get(env_var):
@@ -64,16 +75,12 @@ def resolve_api_key(provider: str, env_var: str | None, block_name: str | None) 
         return key
     if block_name:
         try:
-            from prefect.blocks.system import Secret
-
-            key = Secret.load(block_name).get()
+            return secret_block_value(block_name)
         except Exception as exc:  # the block is missing or the server unreachable
             raise LLMConfigurationError(
                 f"{provider}: could not load Prefect Secret block {block_name!r} "
                 f"({type(exc).__name__}); create it or set {env_var or 'the key variable'}"
             ) from None
-        register_secret(key)
-        return key
     where = f"set {env_var}" if env_var else "set llm.api_key_env"
     raise LLMConfigurationError(
         f"{provider}: no API key; {where} in the environment or name a Prefect Secret "

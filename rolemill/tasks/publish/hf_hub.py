@@ -34,7 +34,7 @@ from huggingface_hub.errors import (
 from huggingface_hub.hf_api import GitRefs
 
 from rolemill.schemas.manifest import MANIFEST_FILENAME, Manifest
-from rolemill.tasks.llm.secrets import redact, register_secret
+from rolemill.tasks.llm.secrets import redact, register_secret, secret_block_value
 from rolemill.tasks.publish.dataset_tree import manifest_text
 from rolemill.tasks.publish.hub import (
     HubError,
@@ -330,9 +330,7 @@ def _resolve_token(block_name: str | None) -> str | None:
     token = os.environ.get("HF_TOKEN") or None
     if token is None and block_name:
         try:
-            from prefect.blocks.system import Secret
-
-            token = str(Secret.load(block_name).get())
+            token = secret_block_value(block_name)
         except Exception as exc:  # the block is missing or the Prefect server unreachable
             raise HubError(
                 f"could not load the Prefect Secret block {block_name!r} named by "
