@@ -31,12 +31,18 @@ $(VENV)/.synced: requirements.lock pyproject.toml | $(UV)
 	$(UV) pip install --quiet --python $(PY) --no-deps -e .
 	@touch $@
 
+# Debian packages (each also the name of its command) set-up needs: git-lfs for the hub; cmake and g++ to build llama-server
+# (not needed once it is cached, see rolemill/tasks/llm/embedded_build.py)
+APT_NEEDS := git-lfs cmake g++
+
 setup: $(VENV)/.synced
-	@command -v git-lfs >/dev/null || { \
+	@missing=""; for need in $(APT_NEEDS); do \
+	  command -v $$need >/dev/null || missing="$$missing $$need"; done; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
-	    echo "installing git-lfs (apt-get)"; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq git-lfs >/dev/null; \
-	  else echo "git-lfs is missing: run 'sudo apt-get install git-lfs' and then 'make setup' again" >&2; exit 1; fi; }
+	    echo "installing$$missing (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing; run 'sudo apt-get install$$missing' and then 'make setup' again" >&2; exit 1; fi; fi
 	$(PY) -m rolemill.tasks.llm.embedded_build
 
 test: setup
