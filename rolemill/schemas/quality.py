@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 DedupText = Literal["user_and_final", "final", "user", "dialogue"]
+DEDUPLICATED_CONFIGS = ("context_instruct", "style_transfer", "self_alignment", "mrc")
+"""the sample generators' configs (recipe.GeneratorsConfig less profiles)"""
 
 
 class DedupConfig(BaseModel):
@@ -61,6 +63,17 @@ class DedupConfig(BaseModel):
         default_factory=dict,
         description="`text` per dataset config (e.g. {mrc: final}); others use `text`",
     )
+
+    @field_validator("text_by_config")
+    @classmethod
+    def _names_deduplicated_configs(cls, texts: dict[str, DedupText]) -> dict[str, DedupText]:
+        for name in texts:
+            if name not in DEDUPLICATED_CONFIGS:
+                raise ValueError(
+                    f"{name!r} is not a deduplicated config: use one of "
+                    + ", ".join(DEDUPLICATED_CONFIGS)
+                )
+        return texts
 
     across_versions: bool = Field(
         default=True,

@@ -29,6 +29,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -55,21 +56,49 @@ class IndexSettingsError(ValueError):
 
 @dataclass(frozen=True)
 class IndexSettings:
-    """What makes two signatures comparable: the same permutations over the same shingles."""
+    """What makes two signatures comparable: the same permutations over the same shingles
+    of the same text (the dedup text, and its choice per config)."""
 
     num_perm: int
     seed: int
     shingle: str
     shingle_size: int
+    text: str = "user_and_final"
+    text_by_config: tuple[tuple[str, str], ...] = ()  # sorted (config, text) pairs
 
     @classmethod
     def of(cls, config: DedupConfig) -> IndexSettings:
-        return cls(config.num_perm, config.seed, config.shingle, config.shingle_size)
+        by_config = tuple(sorted(config.text_by_config.items()))
+        return cls(
+            config.num_perm,
+            config.seed,
+            config.shingle,
+            config.shingle_size,
+            config.text,
+            by_config,
+        )
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> IndexSettings:
+        """From `metadata()`; files written before the text was recorded used the default."""
+        by_config = meta.get("text_by_config") or {}
+        return cls(
+            meta["num_perm"],
+            meta["seed"],
+            meta["shingle"],
+            meta["shingle_size"],
+            meta.get("text", "user_and_final"),
+            tuple(sorted(by_config.items())),
+        )
+
+    def metadata(self) -> dict[str, Any]:
+        return {**self.__dict__, "text_by_config": dict(self.text_by_config)}
 
     def describe(self) -> str:
+        by_config = "".join(f", text_by_config.{name}={text}" for name, text in self.text_by_config)
         return (
             f"num_perm={self.num_perm}, seed={self.seed}, shingle={self.shingle}, "
-            f"shingle_size={self.shingle_size}"
+            f"shingle_size={self.shingle_size}, text={self.text}{by_config}"
         )
 
 
@@ -217,7 +246,7 @@ def save_index(index: DedupIndex, path: Path) -> Path:
             pa.binary(width), len(positions), [None, pa.py_buffer(signatures)]
         ),
     )
-    meta = {"format": FORMAT, **index.settings.__dict__}
+    meta = {"format": FORMAT, **index.settings.metadata()}
     table = table.replace_schema_metadata({METADATA_KEY: json.dumps(meta).encode()})
     handle, partial = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
     os.close(handle)
@@ -246,7 +275,7 @@ def read_settings(path: Path) -> IndexSettings:
     meta = json.loads(metadata[METADATA_KEY])
     if meta.get("format") != FORMAT:
         raise ValueError(f"{path}: dedup index format {meta.get('format')} is not {FORMAT}")
-    return IndexSettings(meta["num_perm"], meta["seed"], meta["shingle"], meta["shingle_size"])
+    return IndexSettings.from_metadata(meta)
 
 
 def load_index(path: Path, configs: Sequence[str] | None = None) -> DedupIndex:

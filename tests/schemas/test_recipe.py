@@ -142,3 +142,18 @@ def test_repeated_segments_are_refused(tmp_path: Path) -> None:
     path = write(tmp_path, MINIMAL)
     with pytest.raises(InputError, match="at most once"):
         load_recipe(path, ["generators.context_instruct.segments=[scene, scene]"])
+
+
+def test_dedup_text_by_config_names_only_deduplicated_configs(tmp_path: Path) -> None:
+    path = write(tmp_path, MINIMAL + "dedup:\n  text_by_config:\n    mcr: final\n")
+    with pytest.raises(InputError, match=r"'mcr'.*context_instruct, style_transfer") as caught:
+        load_recipe(path)
+    assert caught.value.field == "dedup.text_by_config" and caught.value.line == 9
+    assert load_recipe(path, ["dedup.text_by_config={mrc: final}"]).recipe.dedup.text_by_config
+
+
+def test_the_deduplicated_configs_are_the_sample_generators() -> None:
+    from rolemill.schemas.quality import DEDUPLICATED_CONFIGS
+    from rolemill.schemas.recipe import GeneratorsConfig
+
+    assert set(DEDUPLICATED_CONFIGS) == set(GeneratorsConfig.model_fields) - {"profiles"}

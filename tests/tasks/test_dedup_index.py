@@ -110,6 +110,14 @@ def test_an_index_made_with_other_settings_is_refused_with_what_to_do(tmp_path: 
         drop_published_copies(frame(PUBLISHED), "context_instruct", index, other)
     with pytest.raises(IndexSettingsError, match=r"shingle=word.*shingle=char"):
         index.check(DedupConfig(shingle="char"), "at x")
+    # another dedup text hashes other words: those signatures are not comparable either
+    with pytest.raises(IndexSettingsError, match=r"text=user_and_final, but.*text=final"):
+        index.check(DedupConfig(text="final"), "at x")
+    by_config = DedupConfig(text_by_config={"mrc": "final"})
+    with pytest.raises(IndexSettingsError, match=r"text_by_config\.mrc=final"):
+        index.check(by_config, "at x")
+    saved = save_index(build_index({"mrc": frame(PUBLISHED)}, by_config), tmp_path / "by.parquet")
+    load_index(saved).check(by_config, "at x")  # the choice per config survives the file
     shared = tmp_path / "shared.parquet"
     add_to_shared_index(shared, index)
     with pytest.raises(IndexSettingsError, match=f"{shared}.*another file"):
