@@ -215,6 +215,7 @@ def build_dataset(
             summary.publish_note = "not published (publishing is off)"
     finally:
         summary.drops = drops.counts
+        summary.drop_examples = drops.headlines()
         summary.drop_report = str(drops.write(workspace.drop_report))
         summary.write(workspace.summary)
         artifacts.close()

@@ -27,6 +27,8 @@ class BuildSummary:
     drops: dict[str, dict[str, int]] = field(default_factory=dict)
     """per config: rows dropped per reason (quality filters, duplicates); examples of each
     are in the drop report"""
+    drop_examples: dict[str, dict[str, str]] = field(default_factory=dict)
+    """per config and reason: its first example, one line"""
     drop_report: str | None = None
     """drops.json of the run workspace"""
     validation_failures: list[str] = field(default_factory=list)
@@ -82,11 +84,14 @@ class BuildSummary:
         out.append(f"  quality filters dropped: {filtered or 'nothing'}")
         if self.drop_report and any(self.drops.values()):
             out.append(f"  dropped per config (examples in {self.drop_report}):")
-            out += [
-                f"    {config:<16} " + ", ".join(f"{n} {reason}" for reason, n in reasons.items())
-                for config, reasons in self.drops.items()
-                if reasons
-            ]
+            for config, reasons in self.drops.items():
+                if not reasons:
+                    continue
+                out.append(
+                    f"    {config:<16} " + ", ".join(f"{n} {why}" for why, n in reasons.items())
+                )
+                examples = self.drop_examples.get(config, {})
+                out += [f"      e.g. {why}: {examples[why]}" for why in reasons if why in examples]
         out.append(
             f"  LLM: {u.requests} requests sent, {u.cache_hits} cache hits, "
             f"{u.prompt_tokens + u.completion_tokens} tokens, ${u.cost_usd:.4f}"

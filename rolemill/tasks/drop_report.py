@@ -100,6 +100,14 @@ class DropReport:
         self.add(config, EXACT_DUPLICATE, exact, examples if exact > near else ())
         self.add(config, NEAR_DUPLICATE, near, examples if near >= exact else ())
 
+    def headlines(self, limit: int = 80) -> dict[str, dict[str, str]]:
+        """config -> reason -> its first example as one line of text (for the run summary)."""
+        return {
+            config: {reason: _headline(examples[0], limit) for reason, examples in per.items()}
+            for config, per in self.examples.items()
+            if per
+        }
+
     def totals(self) -> dict[str, int]:
         """reason -> rows dropped over every config."""
         out: dict[str, int] = {}
@@ -114,3 +122,13 @@ class DropReport:
     def write(self, path: Path) -> Path:
         path.write_text(json.dumps(self.as_dict(), indent=2, ensure_ascii=False) + "\n")
         return path
+
+
+def _headline(example: Mapping[str, Any], limit: int) -> str:
+    """One example of any reason: a filtered row, a duplicate cluster or a published copy."""
+    if "kept" in example:  # a cluster: what stayed and what it stood for
+        dropped = example["dropped"][0]["reply"] if example["dropped"] else ""
+        return f'kept "{excerpt(example["kept"]["reply"], limit)}", dropped "{excerpt(dropped, limit)}"'
+    if "copies_published" in example:
+        return f"{example['id']} copies published {example['copies_published']}"
+    return f'{example.get("role_name", "")}: "{excerpt(example.get("excerpt", ""), limit)}"'

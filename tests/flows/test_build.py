@@ -295,6 +295,8 @@ def test_quality_filters_drop_before_dedup_and_the_summary_counts_them(
     assert f"dropped per config (examples in {summary['drop_report']})" in result.stdout
     example = report["examples"]["style_transfer"]["too_long"][0]
     assert example["role_name"] == "Sherlock Holmes" and example["excerpt"]
+    assert summary["drop_examples"]["style_transfer"]["too_long"].startswith('Sherlock Holmes: "')
+    assert "      e.g. too_long: Sherlock Holmes: " in result.stdout  # one per config and reason
     checkout = clone(project, "v0.1.0", tmp_path / "v0.1.0")
     for config in ("context_instruct", "style_transfer", "self_alignment"):
         languages = pq.read_table(checkout / "data" / config).column("language").to_pylist()

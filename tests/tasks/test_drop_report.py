@@ -66,3 +66,22 @@ def test_duplicates_carry_their_clusters_under_the_larger_count():
 def test_excerpt_flattens_and_cuts():
     assert excerpt("a\n b", 10) == "a b"
     assert excerpt("word " * 50, 12) == "word word w…"
+
+
+def test_headlines_give_one_line_per_config_and_reason_for_the_summary():
+    frame = _frame({"a1": "I am Holmes.", "b2": "I am  Holmes!"})
+    report = DropReport()
+    report.add_duplicates("mrc", frame, exact=0, near=1, clusters=[["a1", "b2"]])
+    report.add("mrc", "too_short", 1, [{"id": "s", "role_name": "Alice", "excerpt": "Hm."}])
+    report.add("ditto", "published_copy", 1, [{"id": "n1", "copies_published": "p1"}])
+    report.add("style_transfer", "too_long", 1)  # no example: no headline
+    assert report.headlines() == {
+        "mrc": {
+            NEAR_DUPLICATE: 'kept "I am Holmes.", dropped "I am Holmes!"',
+            "too_short": 'Alice: "Hm."',
+        },
+        "ditto": {"published_copy": "n1 copies published p1"},
+    }
+    long = DropReport()
+    long.add("mrc", "too_long", 1, [{"role_name": "Bob", "excerpt": "word " * 40}])
+    assert len(long.headlines(limit=20)["mrc"]["too_long"]) == len('Bob: ""') + 20
