@@ -3,6 +3,7 @@
 - `build-summary-<dataset>`: a table of rows per config, drops per reason and LLM usage;
 - `build-release-<dataset>`: markdown with the published version, where it went, the
   Data Docs path and the dataset card;
+- `build-plots-<dataset>`: the dataset card's plots, inlined (the card's links are relative);
 - `build-progress-<dataset>`: a progress artifact the generation stages move forward.
 
 The flow always runs against a Prefect API (a temporary server under the CLI), so these
@@ -11,6 +12,7 @@ calls are never skipped: an unreachable API is an error like any other.
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import logging
 import re
@@ -31,6 +33,8 @@ from rolemill.flows.summary import BuildSummary
 from rolemill.tasks.drop_report import EXACT_DUPLICATE, NEAR_DUPLICATE
 
 log = logging.getLogger(__name__)
+IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)\)")
+"""a markdown image: (title, link)"""
 
 
 def artifact_key(kind: str, dataset: str) -> str:
@@ -83,8 +87,33 @@ def release_markdown(summary: BuildSummary, card: Path) -> str:
         lines += ["", "Validation failures:", *(f"- {f}" for f in summary.validation_failures)]
     lines += ["", f"Run workspace: `{summary.workspace}`", ""]
     if card.is_file():
-        lines += ["## Dataset card", "", _without_front_matter(card.read_text())]
+        body = IMAGE_LINK.sub(
+            lambda m: (
+                f"*(plot: {m.group(1)}, in the {artifact_key('build-plots', summary.name)} "
+                "artifact)*"
+            ),
+            _without_front_matter(card.read_text()),
+        )
+        lines += ["## Dataset card", "", body]
     return "\n".join(lines)
+
+
+def plots_markdown(summary: BuildSummary, card: Path) -> str | None:
+    """The card's plots inlined as PNG data URIs: the dashboard cannot follow the card's
+    relative `assets/` links. None when the card shows no plot that exists."""
+    if not card.is_file():
+        return None
+    plots = []
+    for title, link in IMAGE_LINK.findall(card.read_text()):
+        path = card.parent / link
+        if path.is_file():
+            data = base64.b64encode(path.read_bytes()).decode()
+            plots += [f"## {title}", "", f"![{title}](data:image/png;base64,{data})", ""]
+    if not plots:
+        return None
+    return "\n".join(
+        [f"# {summary.name} {summary.version or ''}: plots of the dataset card", "", *plots]
+    )
 
 
 def _without_front_matter(text: str) -> str:
@@ -108,6 +137,13 @@ def publish_build_artifacts(summary: BuildSummary, card: Path) -> None:
         key=artifact_key("build-release", summary.name),
         description=f"{summary.name}: what this build published",
     )
+    plots = plots_markdown(summary, card)
+    if plots is not None:
+        create_markdown_artifact(
+            markdown=plots,
+            key=artifact_key("build-plots", summary.name),
+            description=f"{summary.name}: rows per role, label shares and lengths",
+        )
 
 
 class ProgressArtifact:

@@ -3,9 +3,10 @@ test_deployments.py)."""
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
-from rolemill.flows.artifacts import artifact_key, release_markdown, summary_table
+from rolemill.flows.artifacts import artifact_key, plots_markdown, release_markdown, summary_table
 from rolemill.flows.summary import BuildSummary
 from rolemill.tasks.llm import Usage
 
@@ -64,3 +65,22 @@ def test_a_build_without_a_new_version_says_why(tmp_path: Path) -> None:
     note = release_markdown(summary, tmp_path / "missing-README.md")
     assert note.startswith("# rolebench_EN: no new version\n\nno new version: the content equals")
     assert "Dataset card" not in note
+
+
+def test_the_cards_plots_are_inlined_in_their_own_artifact(tmp_path: Path) -> None:
+    summary = a_summary()
+    summary.version = "v0.2.0"
+    (tmp_path / "assets").mkdir()
+    png = b"\x89PNG\r\n\x1a\n-a-plot"
+    (tmp_path / "assets" / "rows.png").write_bytes(png)
+    card = tmp_path / "README.md"
+    card.write_text("# x\n\n![Rows per role](assets/rows.png)\n\n![Gone](assets/missing.png)\n")
+    plots = plots_markdown(summary, card)
+    assert plots is not None
+    assert "![Rows per role](data:image/png;base64," + base64.b64encode(png).decode() + ")" in plots
+    assert "Gone" not in plots  # a plot that is not there is left out
+    note = release_markdown(summary, card)
+    assert "assets/rows.png" not in note
+    assert "*(plot: Rows per role, in the build-plots-rolebench-en artifact)*" in note
+    card.write_text("# no plots\n")
+    assert plots_markdown(summary, card) is None

@@ -148,7 +148,9 @@ def test_the_run_button_builds_the_demo_with_form_parameters_and_leaves_artifact
     assert manifest["configs"]["mrc"]["rows"] == len(ROLES) + 1  # one sample per role
 
     artifacts = api.artifacts_of(run["id"])
-    assert set(artifacts) == {"build-summary-demo", "build-release-demo", "build-progress-demo"}
+    assert set(artifacts) == {
+        "build-summary-demo", "build-release-demo", "build-plots-demo", "build-progress-demo"
+    }  # fmt: skip
 
     table = artifacts["build-summary-demo"]
     assert table["type"] == "table"
@@ -162,6 +164,10 @@ def test_the_run_button_builds_the_demo_with_form_parameters_and_leaves_artifact
     assert release["type"] == "markdown"
     assert f"Published **v0.1.0** to `{data_dir / 'hub' / 'demo.git'}`" in release["data"]
     assert "## Dataset card" in release["data"] and "| profiles | 3 |" in release["data"]
+    assert "(assets/" not in release["data"]  # no link the dashboard cannot follow
+    plots = artifacts["build-plots-demo"]
+    assert plots["type"] == "markdown"
+    assert plots["data"].count("](data:image/png;base64,iVBORw0KGgo") == 3  # PNGs, inlined
 
     progress = artifacts["build-progress-demo"]
     assert progress["type"] == "progress" and float(progress["data"]) == 100.0
