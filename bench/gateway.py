@@ -12,6 +12,7 @@ Targets: achieved/ideal >= 0.9 at C=64; gateway CPU < 2 ms per request;
 cache >= 20,000 lookups/s.
 
     .venv/bin/python bench/gateway.py [--requests N] [--latency S] [--concurrency 64 256]
+                                      [--client direct|sdk]
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -95,6 +96,9 @@ def messages_for(i: int) -> list[dict[str, str]]:
     ]
 
 
+CLIENT: Literal["direct", "sdk"] = "direct"  # llm.client; --client sets it
+
+
 def gateway_for(base_url: str, concurrency: int, cache_dir: Path) -> LLMGateway:
     return LLMGateway(
         LLMConfig(
@@ -104,6 +108,7 @@ def gateway_for(base_url: str, concurrency: int, cache_dir: Path) -> LLMGateway:
             cache_dir=cache_dir,
             limits=RateLimits(concurrency=concurrency, adaptive=False),
             timeout_s=30,
+            client=CLIENT,
         )
     )
 
@@ -250,7 +255,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--latency", type=float, default=0.2)
     parser.add_argument("--concurrency", type=int, nargs="+", default=[64, 256])
+    parser.add_argument(
+        "--client", choices=["direct", "sdk"], default="direct", help="llm.client to measure"
+    )
     args = parser.parse_args()
+    global CLIENT
+    CLIENT = args.client
+    print(f"openai provider, llm.client = {CLIENT}")
     os.environ["OPENAI_API_KEY"] = "sk-bench-dummy"
     warm_sdk()
     port = free_loopback_port()
@@ -269,7 +280,8 @@ def main() -> None:
             summary = report(runs, lookups, hits)
     finally:
         stop_server(proc)
-    print("JSON: " + json.dumps({**summary, "latency_s": args.latency}, separators=(",", ":")))
+    figures = {**summary, "latency_s": args.latency, "client": CLIENT}
+    print("JSON: " + json.dumps(figures, separators=(",", ":")))
 
 
 if __name__ == "__main__":

@@ -76,6 +76,11 @@ class LLMConfig(StrictModel):
     api_key_block: str | None = Field(
         default=None, description="name of a Prefect Secret block holding the key"
     )
+    client: Literal["direct", "sdk"] = Field(
+        default="direct",
+        description="openai and local providers: post Chat Completions JSON directly over "
+        "aiohttp (less CPU per request), or through the official openai SDK",
+    )
     timeout_s: float = Field(default=120.0, gt=0)
     limits: RateLimits = Field(default_factory=RateLimits)
     retry: RetryPolicy = Field(default_factory=RetryPolicy)

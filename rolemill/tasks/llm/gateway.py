@@ -119,12 +119,17 @@ class LLMGateway:
 
                 base_url = shared_local_server(cfg.local_parallel, cfg.local_context).base_url
             return OpenAIProvider(
-                self.model, "local-no-key", base_url, cfg.timeout_s, provider_label="local"
+                self.model,
+                "local-no-key",
+                base_url,
+                cfg.timeout_s,
+                provider_label="local",
+                client=cfg.client,
             )
         key = resolve_api_key(cfg.provider, cfg.api_key_env, cfg.api_key_block)
         if cfg.provider == "anthropic":
             return AnthropicProvider(self.model, key, cfg.base_url, cfg.timeout_s)
-        return OpenAIProvider(self.model, key, cfg.base_url, cfg.timeout_s)
+        return OpenAIProvider(self.model, key, cfg.base_url, cfg.timeout_s, client=cfg.client)
 
     async def aclose(self) -> None:
         """Close this event loop's provider client."""

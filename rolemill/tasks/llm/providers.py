@@ -8,7 +8,8 @@ SDK-internal retries are off; the gateway owns retries so that limits see every 
 from __future__ import annotations
 
 import json
-from typing import Any, Protocol
+import os
+from typing import Any, Literal, Protocol
 
 from rolemill.tasks.llm.errors import (
     LLMConfigurationError,
@@ -18,6 +19,9 @@ from rolemill.tasks.llm.errors import (
 )
 from rolemill.tasks.llm.secrets import redact
 from rolemill.tasks.llm.types import LLMRequest, ProviderReply
+
+OpenAIClient = Literal["direct", "sdk"]
+DEFAULT_OPENAI_BASE_URL = "https://api.openai.com/v1"
 
 
 class Provider(Protocol):
@@ -81,7 +85,15 @@ def transport_error(exc: BaseException) -> TransientProviderError:
 
 
 class OpenAIProvider:
-    """The OpenAI API and every OpenAI-compatible server (vLLM, SGLang, llama-server, Ollama)."""
+    """The OpenAI API and every OpenAI-compatible server (vLLM, SGLang, llama-server, Ollama).
+
+    Two ways to post the same Chat Completions body (`llm.client`):
+    - `direct` (default): JSON over one aiohttp session. The SDK builds each request
+      through its option, URL and header models (about 1 ms of CPU per request, half of
+      the gateway's budget, bench/gateway.py), and the gateway already owns retries,
+      limits and parsing, so none of that is needed on the hot path.
+    - `sdk`: the official `openai` SDK (its `post`, with aiohttp as its transport).
+    """
 
     name = "openai"
 
@@ -92,37 +104,53 @@ class OpenAIProvider:
         base_url: str | None,
         timeout_s: float,
         provider_label: str = "openai",
+        client: OpenAIClient = "direct",
     ):
         import openai
 
         self._openai = openai
         self.model = model
         self.label = provider_label
-        # aiohttp as the SDK's transport: about a third less CPU per request than httpx,
-        # whose connection pool scans every connection on every request.
-        self.client = openai.AsyncOpenAI(
-            api_key=api_key,
-            base_url=base_url,
-            timeout=timeout_s,
-            max_retries=0,
-            http_client=openai.DefaultAioHttpClient(),
-        )
+        self.client_kind = client
+        self.sdk: Any = None
+        self.session: Any = None
+        if client == "sdk":
+            # aiohttp as the SDK's transport: about a third less CPU per request than
+            # httpx, whose connection pool scans every connection on every request.
+            self.sdk = openai.AsyncOpenAI(
+                api_key=api_key,
+                base_url=base_url,
+                timeout=timeout_s,
+                max_retries=0,
+                http_client=openai.DefaultAioHttpClient(),
+            )
+            return
+        root = base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_OPENAI_BASE_URL
+        self.url = root.rstrip("/") + "/chat/completions"
+        self.headers = {"Authorization": f"Bearer {api_key}", "Content-Type": "application/json"}
+        for variable, header in (
+            ("OPENAI_ORG_ID", "OpenAI-Organization"),
+            ("OPENAI_PROJECT_ID", "OpenAI-Project"),
+        ):
+            if os.environ.get(variable):  # as the SDK does
+                self.headers[header] = os.environ[variable]
+        self.timeout_s = timeout_s
 
-    async def send(self, request: LLMRequest) -> ProviderReply:
-        openai = self._openai
-        kwargs: dict[str, Any] = {
+    def body(self, request: LLMRequest) -> dict[str, Any]:
+        """The Chat Completions request body."""
+        body: dict[str, Any] = {
             "model": self.model,
             "messages": request.messages,
             "max_tokens": request.max_tokens,
         }
         if request.temperature is not None:
-            kwargs["temperature"] = request.temperature
+            body["temperature"] = request.temperature
         if request.top_p is not None:
-            kwargs["top_p"] = request.top_p
+            body["top_p"] = request.top_p
         if request.seed is not None:
-            kwargs["seed"] = request.seed
+            body["seed"] = request.seed
         if request.schema is not None:
-            kwargs["response_format"] = {
+            body["response_format"] = {
                 "type": "json_schema",
                 "json_schema": {
                     "name": request.schema_name or "reply",
@@ -130,18 +158,14 @@ class OpenAIProvider:
                     "strict": True,
                 },
             }
-        try:
-            # The plain `post` with a dict result skips the SDK's parameter transform and
-            # response models (about a millisecond of CPU per request); the body is plain JSON.
-            completion: dict[str, Any] = await self.client.post(
-                "/chat/completions", body=kwargs, cast_to=dict
-            )
-        except openai.APIConnectionError as exc:  # APITimeoutError included
-            raise transport_error(exc) from None
-        except openai.APIStatusError as exc:
-            raise _classify_status(
-                self.label, self.model, exc.status_code, exc.message, exc.response.headers
-            ) from None
+        return body
+
+    async def send(self, request: LLMRequest) -> ProviderReply:
+        body = self.body(request)
+        if self.sdk is not None:
+            completion = await self._post_sdk(body)
+        else:
+            completion = await self._post_direct(body)
         choices = completion.get("choices") or []
         if not choices:
             raise TransientProviderError("reply with no choices")
@@ -155,8 +179,68 @@ class OpenAIProvider:
             finish_reason=choice.get("finish_reason"),
         )
 
+    async def _post_sdk(self, body: dict[str, Any]) -> dict[str, Any]:
+        openai = self._openai
+        try:
+            # The plain `post` with a dict result skips the SDK's parameter transform and
+            # response models (about a millisecond of CPU per request); the body is plain JSON.
+            completion: dict[str, Any] = await self.sdk.post(
+                "/chat/completions", body=body, cast_to=dict
+            )
+        except openai.APIConnectionError as exc:  # APITimeoutError included
+            raise transport_error(exc) from None
+        except openai.APIStatusError as exc:
+            raise _classify_status(
+                self.label, self.model, exc.status_code, exc.message, exc.response.headers
+            ) from None
+        return completion
+
+    async def _post_direct(self, body: dict[str, Any]) -> dict[str, Any]:
+        import aiohttp
+
+        if self.session is None:
+            self.session = aiohttp.ClientSession(
+                # no pool cap of its own: the gateway's limiter caps requests in flight
+                connector=aiohttp.TCPConnector(limit=0),
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+            )
+        try:
+            async with self.session.post(
+                self.url, data=json.dumps(body, ensure_ascii=False).encode(), headers=self.headers
+            ) as response:
+                payload = await response.read()
+                status, headers = response.status, response.headers
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error(exc) from None
+        if status >= 400:
+            raise _classify_status(
+                self.label, self.model, status, _error_message(payload), headers
+            ) from None
+        try:
+            completion = json.loads(payload)
+        except ValueError:
+            raise TransientProviderError("reply is not JSON") from None
+        if not isinstance(completion, dict):
+            raise TransientProviderError("reply is not a JSON object")
+        return completion
+
     async def aclose(self) -> None:
-        await self.client.close()
+        if self.sdk is not None:
+            await self.sdk.close()
+        if self.session is not None:
+            await self.session.close()
+
+
+def _error_message(payload: bytes) -> str:
+    """An error body's message: OpenAI's {"error": {"message": ...}}, or the raw text."""
+    text = payload.decode("utf-8", errors="replace")
+    try:
+        error = json.loads(text).get("error")
+    except (ValueError, AttributeError):
+        return text
+    if isinstance(error, dict) and error.get("message"):
+        return str(error["message"])
+    return str(error) if error else text
 
 
 class AnthropicProvider:

@@ -1,9 +1,11 @@
-"""The gateway against the real embedded llama-server, through both SDKs."""
+"""The gateway against the real embedded llama-server: through both SDKs (openai, anthropic)
+and the openai provider's direct client."""
 
 from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import Literal
 
 import pytest
 from pydantic import BaseModel, Field
@@ -29,7 +31,13 @@ ASK_NAME = [{"role": "user", "content": "What is the name of the detective of Ba
 DESCRIBE = [{"role": "user", "content": "Describe Sherlock Holmes: his name and his era."}]
 
 
-def _gateway(server, tmp_path: Path, provider: str, monkeypatch: pytest.MonkeyPatch) -> LLMGateway:
+def _gateway(
+    server,
+    tmp_path: Path,
+    provider: str,
+    monkeypatch: pytest.MonkeyPatch,
+    client: Literal["direct", "sdk"] = "direct",
+) -> LLMGateway:
     if provider == "anthropic":
         monkeypatch.setenv("ANTHROPIC_API_KEY", "not-needed-by-llama-server")
         base_url = server.root_url
@@ -43,6 +51,7 @@ def _gateway(server, tmp_path: Path, provider: str, monkeypatch: pytest.MonkeyPa
             api_key_env="ANTHROPIC_API_KEY" if provider == "anthropic" else None,
             cache_dir=tmp_path / "cache",
             params=GenerationParams(temperature=0.7, max_tokens=80),
+            client=client,
         )
     )
 
@@ -77,19 +86,23 @@ def test_local_provider_chat_and_structured(embedded_server, tmp_path: Path, mon
     assert again.usage.requests == 0 and again.usage.cache_hits == 1
 
 
-def test_openai_sdk_structured_is_grammar_constrained(
-    embedded_server, tmp_path: Path, monkeypatch
+@pytest.mark.parametrize("client", ["sdk", "direct"])
+def test_openai_provider_chat_and_grammar_constrained_structured(
+    embedded_server, tmp_path: Path, monkeypatch, client: Literal["direct", "sdk"]
 ) -> None:
+    """Through the official openai SDK, and posted directly (the default `llm.client`)."""
     monkeypatch.setenv("OPENAI_API_KEY", "not-needed-by-llama-server")
-    gateway = _gateway(embedded_server, tmp_path, "openai", monkeypatch)
+    gateway = _gateway(embedded_server, tmp_path, "openai", monkeypatch, client)
 
     async def run():
         async with gateway:
-            return await asyncio.gather(
+            chat = await gateway.chat([SYSTEM, ASK], seed=3)
+            return chat, await asyncio.gather(
                 *(gateway.structured(DESCRIBE, Persona, seed=s, max_string=40) for s in range(4))
             )
 
-    results = asyncio.run(run())
+    chat, results = asyncio.run(run())
+    assert chat.ok and chat.text.strip() and chat.usage.completion_tokens > 0
     assert all(r.ok and r.attempts == 1 for r in results), [r.error for r in results]
 
 

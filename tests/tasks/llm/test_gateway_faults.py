@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from pydantic import BaseModel, Field
 
 from rolemill.testing.scripted_server import ScriptedLLMServer, digest
@@ -57,10 +58,11 @@ def _chat(gateway, messages, **kwargs):
     return asyncio.run(run())
 
 
+@pytest.mark.parametrize("client", ["direct", "sdk"])
 def test_every_request_ends_in_a_result_or_a_reported_failure(
-    scripted: ScriptedLLMServer, make_gateway
+    scripted: ScriptedLLMServer, make_gateway, client: str
 ) -> None:
-    gateway = make_gateway(scripted)
+    gateway = make_gateway(scripted, client=client)
     results = asyncio.run(_run_all(gateway))
 
     for name in (
