@@ -28,6 +28,7 @@ from rolemill.tasks.dedup import deduplicate_per_role
 from rolemill.tasks.generators.base import JobOutcome, Role
 from rolemill.tasks.generators.reading_comprehension.generator import (
     ReadingComprehensionGenerator,
+    made_up_answer,
 )
 from rolemill.tasks.generators.reading_comprehension.plan import (
     ROLEMRC_TASKS,
@@ -289,6 +290,8 @@ def test_refusals_carry_no_answer_span_and_answers_carry_the_reference(built: An
         for reply, outcome in zip(replies, sample.fields["turn_outcomes"], strict=True):
             if outcome == "refusal":
                 assert span is None or not contains(reply, span), sample.task
+                # with no answer in the passage, no made-up one (what `preference` rejects)
+                assert span is not None or not contains(reply, made_up_answer(job)), sample.task
             else:
                 assert span is not None and contains(reply, span), sample.task
 
@@ -411,6 +414,16 @@ def test_an_answer_missing_the_span_is_repaired_and_a_leaking_refusal_is_dropped
     assert refused.samples == [] and refused.filtered == 1 and gateway.calls == 2
     kept, _ = run_with(lambda job: "That passage is beyond me, friend.", "refusal", "priority")
     assert kept.samples and not kept.samples[0].fields["repaired"]
+
+
+def test_a_refusal_of_an_unanswerable_question_offers_no_made_up_answer() -> None:
+    """What the `preference` pair rejects (another span of the passage) never is the chosen."""
+    offered, gateway = run_with(lambda job: f"Perhaps {made_up_answer(job)}?", "refusal", "plain")
+    assert offered.samples == [] and offered.filtered == 1 and gateway.calls == 2
+    declined, _ = run_with(lambda job: "The page does not say, friend.", "refusal", "plain")
+    (sample,) = declined.samples
+    assert sample.fields["answer_span"] is None
+    assert sample.messages[-1].content == "The page does not say, friend."
 
 
 def test_a_refusal_that_gives_the_span_away_in_other_words_leaks() -> None:

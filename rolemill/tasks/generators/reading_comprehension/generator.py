@@ -60,6 +60,13 @@ def first_sentence(text: str, limit: int = GUESS_CHARS) -> str:
     return (cut.rsplit(" ", 1)[0] if " " in cut else cut).strip()
 
 
+def made_up_answer(job: MrcJob) -> str:
+    """What a wrong reply to an unanswerable question offers: another question's answer
+    span of the same passage, else the passage's first sentence."""
+    other = [q.answer for q in job.passage.questions if q.answer]
+    return other[0] if other else first_sentence(job.passage.text)
+
+
 class _Leaked(Exception):
     """Every attempt at a refusal gave the answer span away."""
 
@@ -165,7 +172,11 @@ class ReadingComprehensionGenerator(SampleGenerator):
                     return text, False, result.model
                 text = join(text, self._line(role, "repair", span), character.language)
                 return text, True, result.model
-            if not (span and leaks(text, span, job.question.question)):
+            if span and not leaks(text, span, job.question.question):
+                return text, False, result.model
+            if not span and not contains(text, made_up_answer(job)):
+                # nothing to give away, but the refusal must not offer the made-up answer
+                # its preference pair rejects
                 return text, False, result.model
         raise _Leaked
 
@@ -177,9 +188,7 @@ class ReadingComprehensionGenerator(SampleGenerator):
         elif span:
             line = self._line(role, "leak", span)
         else:
-            other = [q.answer for q in job.passage.questions if q.answer]
-            guess = other[0] if other else first_sentence(job.passage.text)
-            line = self._line(role, "made_up", guess)
+            line = self._line(role, "made_up", made_up_answer(job))
         action = narration_of(final)
         return f"{action} {line}" if action else line
 
