@@ -46,6 +46,7 @@ FINAL_STATES = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
 ARTIFACT_SHOTS = {
     "build-summary-": "dashboard-summary.png",
     "build-release-": "dashboard-release.png",
+    "build-plots-": "dashboard-plots.png",
 }
 
 
