@@ -232,6 +232,23 @@ def _configs(stats: list[ConfigStats]) -> str:
                 f"| {s.config} | {length.source} | {length.mean:.1f} | {length.p50} | "
                 f"{length.p95} |"
             )
+    counted = [s for s in stats if s.tokens]
+    if counted:
+        lines += [
+            "",
+            "Tokens per sample, as the model counted them (`provenance`; the tokens of a "
+            "request that made several samples are shared among them):",
+            "",
+            "| config | prompt, mean | completion, mean | completion, p95 |",
+            "|---|---:|---:|---:|",
+        ]
+        for s in counted:
+            assert s.tokens is not None
+            t = s.tokens
+            lines.append(
+                f"| {s.config} | {t.prompt_mean:.1f} | {t.completion_mean:.1f} | "
+                f"{t.completion_p95} |"
+            )
     for s in stats:
         if s.label_shares:
             shown = list(s.label_shares.items())[:MAX_LABEL_ROWS]

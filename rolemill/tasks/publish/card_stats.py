@@ -35,6 +35,16 @@ class LengthStats:
 
 
 @dataclass(frozen=True)
+class TokenStats:
+    """Tokens per sample as the model counted them (`provenance`; a request's tokens are
+    shared among the samples it made)."""
+
+    prompt_mean: float
+    completion_mean: float
+    completion_p95: int
+
+
+@dataclass(frozen=True)
 class ConfigStats:
     config: str
     rows: int
@@ -45,6 +55,7 @@ class ConfigStats:
     label_column: str | None
     label_shares: dict[str, float]  # label -> share of rows, largest first
     lengths: LengthStats | None
+    tokens: TokenStats | None
     prompt_hashes: dict[tuple[str, str], int]  # (task, prompt_hash) -> rows
 
     @property
@@ -71,6 +82,7 @@ def config_stats(config: str, table: pa.Table) -> ConfigStats:
         label_column=label,
         label_shares=_shares(frame, label),
         lengths=_lengths(frame),
+        tokens=_tokens(frame),
         prompt_hashes=_prompt_hashes(frame, label),
     )
 
@@ -124,6 +136,23 @@ def _lengths(frame: pl.DataFrame) -> LengthStats | None:
         p50=int(values.quantile(0.5, "nearest") or 0),
         p95=int(values.quantile(0.95, "nearest") or 0),
         values=values,
+    )
+
+
+def _tokens(frame: pl.DataFrame) -> TokenStats | None:
+    """None for views (no provenance) and for samples whose tokens were not recorded."""
+    if "provenance" not in frame.columns or frame.is_empty():
+        return None
+    counts = frame.select(
+        prompt=pl.col("provenance").struct.field("prompt_tokens").fill_null(0),
+        completion=pl.col("provenance").struct.field("completion_tokens").fill_null(0),
+    )
+    if counts["prompt"].sum() == 0 and counts["completion"].sum() == 0:
+        return None
+    return TokenStats(
+        prompt_mean=float(counts["prompt"].mean() or 0.0),
+        completion_mean=float(counts["completion"].mean() or 0.0),
+        completion_p95=int(counts["completion"].quantile(0.95, "nearest") or 0),
     )
 
 

@@ -48,7 +48,13 @@ def chinese_chats(rows: range) -> pa.Table:
                 {"role": "user", "content": f"问题 {i}"},
                 {"role": "assistant", "content": f"俺老孙来 {i}"},
             ],
-            provenance={"model": "scripted", "provider": "openai", "prompt_hash": "p1"},
+            provenance={
+                "model": "scripted",
+                "provider": "openai",
+                "prompt_hash": "p1",
+                "prompt_tokens": 100,
+                "completion_tokens": 10 + i,
+            },
         )
         row = sample.model_dump()
         row.pop("fields")
@@ -144,6 +150,9 @@ def test_card_metadata_configs_tables_and_plots(tmp_path: Path) -> None:
     assert "| chat | last assistant turn of `messages` | 4.2 | 5 | 5 |" in text
     assert "| preference | `chosen` | 7.0 | 7 | 7 |" in text
     assert "| rolebench | first item of `generated` | 3.0 | 3 | 3 |" in text
+    # the model's own token counts, from provenance (the 8 Chinese rows recorded theirs)
+    assert "| chat | 61.5 | 8.3 | 16 |" in text
+    assert "| rolebench | 0.0" not in text  # a view has no provenance: no token row
     assert "| ditto | 1 | – | en 100% |" in text and "### ditto" not in text
     assert "| chat/answer | 46.2% |" in text  # 6 of the 13 chat rows
     assert "| chat | chat/refusal | `p1` | 2 |" in text  # prompt hashes by task
