@@ -75,7 +75,7 @@ def build(recipe: Path) -> tuple[dict[str, Any], float]:
     from rolemill.flows.build import build_dataset
 
     started = time.perf_counter()
-    summary = build_dataset(str(recipe), [], publish="--publish" in sys.argv)
+    summary = build_dataset(str(recipe), publish="--publish" in sys.argv)
     return summary, time.perf_counter() - started
 
 

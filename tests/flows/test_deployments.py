@@ -175,6 +175,30 @@ def test_the_run_button_builds_the_demo_with_form_parameters_and_leaves_artifact
     assert seen == sorted(seen)  # it never goes back
 
 
+def test_two_rebuilds_of_one_dataset_never_overlap(
+    stack: PrefectStack, api: Api, data_dir: Path
+) -> None:
+    """Run pressed twice: the second run waits for the first (deployment limit of one,
+    ENQUEUE) instead of building beside it."""
+    roles = [*ROLES, "captain-ahab"]
+    with ScriptedLLMServer(latency_s=0.3) as llm:
+        first, second = run_demo(api, llm, roles), run_demo(api, llm, roles)
+        waited = False
+        deadline = time.monotonic() + 540
+        while (runs := [api.get(f"/flow_runs/{r['id']}") for r in (first, second)]) and not all(
+            run["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED"} for run in runs
+        ):
+            states = [run["state"]["type"] for run in runs]
+            assert states != ["RUNNING", "RUNNING"], "two builds of demo ran at once"
+            waited |= any(run["state"]["name"] == "AwaitingConcurrencySlot" for run in runs)
+            assert time.monotonic() < deadline, states
+            time.sleep(0.3)
+    assert [run["state"]["type"] for run in runs] == ["COMPLETED", "COMPLETED"]
+    order = sorted(runs, key=lambda run: run["start_time"])
+    assert order[0]["end_time"] <= order[1]["start_time"]  # one after the other
+    assert waited, "neither run waited for a concurrency slot"
+
+
 def test_the_scheduler_follows_the_active_cron_only(api: Api) -> None:
     deployments = {name: api.deployment(name) for name in DEPLOYMENTS}
     for name, deployment in deployments.items():
