@@ -216,39 +216,27 @@ def _configs(stats: list[ConfigStats]) -> str:
         roles = str(s.roles) if s.role_column else "–"
         languages = _shares_text(s.languages) or "–"
         lines.append(f"| {s.config} | {s.rows} | {roles} | {languages} | {', '.join(s.columns)} |")
-    measured = [s for s in stats if s.lengths]
-    if measured:
-        lines += [
-            "",
-            f"Reply lengths, in {LENGTH_UNIT}:",
-            "",
-            "| config | measured on | mean | p50 | p95 |",
-            "|---|---|---:|---:|---:|",
-        ]
-        for s in measured:
-            assert s.lengths is not None
-            length = s.lengths
-            lines.append(
-                f"| {s.config} | {length.source} | {length.mean:.1f} | {length.p50} | "
-                f"{length.p95} |"
-            )
-    counted = [s for s in stats if s.tokens]
-    if counted:
-        lines += [
-            "",
-            "Tokens per sample, as the model counted them (`provenance`; the tokens of a "
-            "request that made several samples are shared among them):",
-            "",
-            "| config | prompt, mean | completion, mean | completion, p95 |",
-            "|---|---:|---:|---:|",
-        ]
-        for s in counted:
-            assert s.tokens is not None
-            t = s.tokens
-            lines.append(
-                f"| {s.config} | {t.prompt_mean:.1f} | {t.completion_mean:.1f} | "
-                f"{t.completion_p95} |"
-            )
+    lines += _titled_table(
+        f"Reply lengths, in {LENGTH_UNIT}:",
+        "| config | measured on | mean | p50 | p95 |\n|---|---|---:|---:|---:|",
+        [
+            f"| {s.config} | {s.lengths.source} | {s.lengths.mean:.1f} | {s.lengths.p50} | "
+            f"{s.lengths.p95} |"
+            for s in stats
+            if s.lengths
+        ],
+    )
+    lines += _titled_table(
+        "Tokens per sample, as the model counted them (`provenance`; the tokens of a "
+        "request that made several samples are shared among them):",
+        "| config | prompt, mean | completion, mean | completion, p95 |\n|---|---:|---:|---:|",
+        [
+            f"| {s.config} | {s.tokens.prompt_mean:.1f} | {s.tokens.completion_mean:.1f} | "
+            f"{s.tokens.completion_p95} |"
+            for s in stats
+            if s.tokens
+        ],
+    )
     for s in stats:
         if s.label_shares:
             shown = list(s.label_shares.items())[:MAX_LABEL_ROWS]
@@ -264,6 +252,11 @@ def _configs(stats: list[ConfigStats]) -> str:
             if rest:
                 lines.append(f"| {len(rest)} other labels | {sum(rest.values()):.1%} |")
     return "\n".join(lines)
+
+
+def _titled_table(title: str, header: str, rows: list[str]) -> list[str]:
+    """A blank line, the title, the header and the rows; nothing when there are no rows."""
+    return ["", title, "", *header.split("\n"), *rows] if rows else []
 
 
 def _shares_text(shares: dict[str, float]) -> str:
