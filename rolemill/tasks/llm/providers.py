@@ -106,15 +106,13 @@ class OpenAIProvider:
         provider_label: str = "openai",
         client: OpenAIClient = "direct",
     ):
-        import openai
-
-        self._openai = openai
         self.model = model
         self.label = provider_label
-        self.client_kind = client
-        self.sdk: Any = None
-        self.session: Any = None
+        self.sdk: Any = None  # the openai SDK client (`sdk`)
+        self.session: Any = None  # the aiohttp session (`direct`), opened on first use
         if client == "sdk":
+            import openai
+
             # aiohttp as the SDK's transport: about a third less CPU per request than
             # httpx, whose connection pool scans every connection on every request.
             self.sdk = openai.AsyncOpenAI(
@@ -180,7 +178,8 @@ class OpenAIProvider:
         )
 
     async def _post_sdk(self, body: dict[str, Any]) -> dict[str, Any]:
-        openai = self._openai
+        import openai
+
         try:
             # The plain `post` with a dict result skips the SDK's parameter transform and
             # response models (about a millisecond of CPU per request); the body is plain JSON.
