@@ -12,18 +12,16 @@ So `datasketch.MinHash(num_perm, seed, hashfunc=shingle_hash)` updated with
 `datasketch.LeanMinHash(seed=seed, hashvalues=row, scheme="affine32")` goes into a
 datasketch `MinHashLSH` as is.
 
-Here the polynomial hash is computed for every shingle of a batch at once from prefix
-sums over the batch's bytes, and the permutations one at a time over all the batch's
-shingles, so the per-shingle cost is a few numpy operations and no Python. Candidates come
-from LSH band keys, and are confirmed by Jaccard similarity (`verify`). See docs/dedup.md.
+Signatures are computed batch by batch by a compiled kernel (`minhash_kernel`) straight
+from the texts' UTF-8 bytes, on several threads. Candidates come from LSH band keys, and
+are confirmed by Jaccard similarity (`verify`). See docs/dedup.md.
 """
 
 from __future__ import annotations
 
 import math
-import mmap
+import os
 import re
-import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -32,21 +30,25 @@ from typing import Literal
 import numpy as np
 import polars as pl
 
+from rolemill.tasks import minhash_kernel
+
 Unit = Literal["word", "char"]
 
 _M64 = (1 << 64) - 1
-_BASE = 0x100000001B3  # the 64-bit FNV prime: odd, so invertible modulo 2**64
-_BASE_INVERSE = pow(_BASE, -1, 1 << 64)
-_SPACE = ord(" ")
-# Scripts written without spaces (Chinese and Japanese): each character is a word of its
-# own. Kana, CJK Extension A, Unified Ideographs, Compatibility Ideographs, planes 2-3.
-CJK_RANGES = ((0x3040, 0x30FF), (0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF))
-_CJK_CLASS = "".join(f"\\u{low:04x}-\\u{high:04x}" for low, high in CJK_RANGES)
-_CJK_CLASS += "\\U00020000-\\U0003ffff"
+_CJK_CLASS = "".join(f"\\U{low:08x}-\\U{high:08x}" for low, high in minhash_kernel.CJK_RANGES)
 _WORD = re.compile(f"[{_CJK_CLASS}]|[^ {_CJK_CLASS}]+")
 BATCH_DOCS = 2048
-_BLOCK_TEXTS = 512  # texts and permutations per block of `_permuted_minima`: about 1 MB
-_BLOCK_PERMS = 8
+
+# numpy asks the kernel for transparent huge pages on arrays over 4 MB. Where the kernel
+# then stalls to compact or fault in whole 2 MB pages (THP `defrag=madvise`, a common
+# default, and virtual machines whose memory is backed lazily), the first touch of a
+# fresh array is slow: on the dev VM a new 512 MB array took 7.5 s to fill, against
+# 0.3 s in 4 KB pages. Dedup makes arrays of hundreds of MB, so rolemill turns the hint
+# off for the process (it changes no result; `NUMPY_MADVISE_HUGEPAGE=1` keeps it on).
+if os.environ.get("NUMPY_MADVISE_HUGEPAGE") is None:
+    _madvise = getattr(np._core.multiarray, "_set_madvise_hugepage", None)
+    if _madvise is not None:
+        _madvise(False)
 
 
 def shingle_hash(data: bytes) -> int:
@@ -56,7 +58,7 @@ def shingle_hash(data: bytes) -> int:
     """
     value = 0
     for byte in data:
-        value = (value * _BASE + byte) & _M64
+        value = (value * minhash_kernel.BASE + byte) & _M64
     return (value ^ (value >> 32)) & 0xFFFFFFFF
 
 
@@ -83,15 +85,6 @@ def permutations(num_perm: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
     a = gen.randint(0, 1 << 31, num_perm, dtype=np.uint32) * np.uint32(2) + np.uint32(1)
     b = gen.randint(0, 1 << 32, num_perm, dtype=np.uint32)
     return a, b
-
-
-def _fmix32(values: np.ndarray) -> np.ndarray:
-    values = values ^ (values >> np.uint32(16))
-    values *= np.uint32(0x85EBCA6B)
-    values ^= values >> np.uint32(13)
-    values *= np.uint32(0xC2B2AE35)
-    values ^= values >> np.uint32(16)
-    return values
 
 
 @dataclass
@@ -126,218 +119,65 @@ def compute_signatures(
     """Signatures of non-empty normalised `texts`, batch by batch on `threads` threads,
     and their LSH band keys for `bands` bands of `rows` rows (within `groups`)."""
     a, b = permutations(num_perm, seed)
-    batches = [texts.slice(start, BATCH_DOCS) for start in range(0, len(texts), BATCH_DOCS)]
-    longest = max((int(batch.str.len_bytes().sum()) for batch in batches), default=0)
-    powers, inverse = _powers(longest + 1)
-    values = _fresh_array((len(texts), num_perm), np.uint32)
-    keys = _fresh_array((bands, len(texts)), np.uint64)
+    data, offsets = _utf8_buffers(texts)
+    lengths = np.diff(offsets)
+    powers = _powers(int(lengths.max(initial=0)) + 1)
+    values = np.empty((len(texts), num_perm), np.uint32)
+    keys = np.empty((bands, len(texts)), np.uint64)
 
-    local = threading.local()
-
-    def run(index: int) -> tuple[np.ndarray, np.ndarray]:
-        if not hasattr(local, "scratch"):
-            local.scratch = _Scratch(longest + 1)
-        hashes, starts = _shingle_hashes(batches[index], size, unit, powers, inverse, local.scratch)
-        counts = np.diff(np.append(starts, len(hashes)))
-        out = values[index * BATCH_DOCS : index * BATCH_DOCS + len(batches[index])]
-        _permuted_minima(_fmix32(hashes), starts, counts, a, b, out)
+    def run(start: int) -> tuple[np.ndarray, np.ndarray]:
+        chunk = slice(start, min(start + BATCH_DOCS, len(texts)))
+        hashes = np.empty(int(lengths[chunk].sum()), dtype=np.uint32)  # a unit has a byte
+        counts = np.empty(chunk.stop - start, dtype=np.int64)
+        out = values[chunk]
+        written = minhash_kernel.signature_batch(
+            data,
+            offsets[start : chunk.stop + 1],
+            size,
+            unit == "char",
+            a,
+            b,
+            powers,
+            out,
+            hashes,
+            counts,
+        )
         if bands:
-            chunk = slice(index * BATCH_DOCS, index * BATCH_DOCS + len(out))
             keys[:, chunk] = band_keys(out, bands, rows, None if groups is None else groups[chunk])
-        return hashes, counts
+        return hashes[:written].copy(), counts
 
     with ThreadPoolExecutor(max(1, threads)) as pool:
-        per_batch = list(pool.map(run, range(len(batches))))
-    hashes = _fresh_array((sum(len(h) for h, _ in per_batch),), np.uint32)
+        per_batch = list(pool.map(run, range(0, len(texts), BATCH_DOCS)))
+    hashes = np.empty((sum(len(h) for h, _ in per_batch),), np.uint32)
     if per_batch:
         np.concatenate([h for h, _ in per_batch], out=hashes)
     counts = np.concatenate([c for _, c in per_batch] or [np.empty(0, np.int64)])
-    offsets = np.zeros(len(texts) + 1, dtype=np.int64)
-    np.cumsum(counts, out=offsets[1:])
-    return Signatures(values=values, hashes=hashes, offsets=offsets, keys=keys)
+    shingle_offsets = np.zeros(len(texts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=shingle_offsets[1:])
+    return Signatures(values=values, hashes=hashes, offsets=shingle_offsets, keys=keys)
 
 
-def _fresh_array(shape: tuple[int, ...], dtype: type[np.generic]) -> np.ndarray:
-    """An uninitialised array in its own anonymous memory map, for the large outputs.
-
-    numpy asks the kernel for transparent huge pages on arrays over 4 MB; where the kernel
-    compacts memory to serve them (THP `defrag=madvise`, a common default), writing a fresh
-    512 MB array took 0.75-1.1 s of system time on the dev machine against 0.2-0.3 s in
-    plain 4 KB pages, which is what a private mapping gets. The mapping is released with
-    the array.
-    """
-    size = math.prod(shape) * np.dtype(dtype).itemsize
-    if size == 0:
-        return np.empty(shape, dtype=dtype)
-    return np.frombuffer(mmap.mmap(-1, size), dtype=dtype).reshape(shape)
-
-
-def _permuted_minima(
-    mixed: np.ndarray,
-    starts: np.ndarray,
-    counts: np.ndarray,
-    a: np.ndarray,
-    b: np.ndarray,
-    out: np.ndarray,
-) -> None:
-    """out[d, p] = min of `a[p] * h + b[p]` (mod 2**32) over text d's mixed hashes h.
-
-    Texts of similar length are laid out as columns of an (L, texts) block, short ones
-    padded with repeats of their own first hash (which leaves their minimum as it is), so
-    each permutation is a multiply, an add and a column minimum over contiguous memory
-    for a block of permutations at once, instead of a `reduceat` per permutation.
-    """
-    num_perm = len(a)
-    order = np.argsort(counts, kind="stable")
-    a_block, b_block = a[:, None, None], b[:, None, None]
-    for begin in range(0, len(order), _BLOCK_TEXTS):
-        texts = order[begin : begin + _BLOCK_TEXTS]
-        lengths = counts[texts]
-        depth = int(lengths.max())
-        index = starts[texts] + np.minimum(np.arange(depth)[:, None], lengths - 1)
-        padded = mixed[index][None]
-        work = np.empty((_BLOCK_PERMS, depth, len(texts)), dtype=np.uint32)
-        minima = np.empty((num_perm, len(texts)), dtype=np.uint32)
-        for first in range(0, num_perm, _BLOCK_PERMS):
-            perms = slice(first, first + _BLOCK_PERMS)
-            part = work[: len(a_block[perms])]
-            np.multiply(padded, a_block[perms], out=part)
-            np.add(part, b_block[perms], out=part)
-            np.minimum.reduce(part, axis=1, out=minima[perms])
-        out[texts] = minima.T
-
-
-def _cjk_bounds(data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Byte positions where each CJK character of UTF-8 `data` starts and ends."""
-    if len(data) == 0 or data.max() < 0xE0:  # no 3- or 4-byte characters at all
-        return np.empty(0, dtype=np.int64), np.empty(0, dtype=np.int64)
-    lead = np.flatnonzero(data >= 0xE0)
-    lead = lead[lead + 3 <= len(data)]
-    if len(lead) == 0:
-        return lead, lead
-    three = lead[data[lead] < 0xF0]
-    four = lead[(data[lead] >= 0xF0) & (lead + 4 <= len(data))]
-    cp3 = (
-        (data[three].astype(np.int64) & 0x0F) << 12
-        | (data[three + 1].astype(np.int64) & 0x3F) << 6
-        | (data[three + 2].astype(np.int64) & 0x3F)
-    )
-    cp4 = (
-        (data[four].astype(np.int64) & 0x07) << 18
-        | (data[four + 1].astype(np.int64) & 0x3F) << 12
-        | (data[four + 2].astype(np.int64) & 0x3F) << 6
-        | (data[four + 3].astype(np.int64) & 0x3F)
-    )
-    in3 = np.zeros(len(cp3), dtype=bool)
-    for low, high in CJK_RANGES:
-        in3 |= (cp3 >= low) & (cp3 <= high)
-    in4 = (cp4 >= 0x20000) & (cp4 <= 0x3FFFF)
-    starts = np.concatenate([three[in3], four[in4]])
-    ends = np.concatenate([three[in3] + 3, four[in4] + 4])
-    return starts, ends
-
-
-def _powers(count: int) -> tuple[np.ndarray, np.ndarray]:
-    """BASE**k and BASE**-k modulo 2**64 for k < count."""
-    powers = np.full(count, _BASE, dtype=np.uint64)
-    powers[0] = 1
-    np.cumprod(powers, out=powers)
-    inverse = np.full(count, _BASE_INVERSE, dtype=np.uint64)
-    inverse[0] = 1
-    np.cumprod(inverse, out=inverse)
-    return powers, inverse
-
-
-class _Scratch:
-    """One thread's working arrays, reused batch after batch: fresh multi-megabyte arrays
-    cost more in page faults than the arithmetic done in them."""
-
-    def __init__(self, capacity: int) -> None:
-        self.terms = np.empty(capacity, dtype=np.uint64)
-        self.prefix = np.empty(capacity, dtype=np.uint64)
-        self.space = np.empty(capacity, dtype=bool)
-        self.cut = np.empty(capacity, dtype=bool)
-
-
-def _shingle_hashes(
-    texts: pl.Series,
-    size: int,
-    unit: Unit,
-    powers: np.ndarray,
-    inverse: np.ndarray,
-    scratch: _Scratch | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """The shingle hashes of a batch of non-empty texts, and where each text's begin."""
+def _utf8_buffers(texts: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """The UTF-8 bytes of all `texts` and where each text starts and ends in them."""
     # the oldest compat level hands over large_string buffers without converting them
     arrow = texts.rechunk().to_arrow(compat_level=pl.CompatLevel.oldest())
     if str(arrow.type) != "large_string":
         arrow = arrow.cast("large_string")
     _, offsets_buffer, data_buffer = arrow.buffers()
-    doc_offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int64)[
         arrow.offset : arrow.offset + len(arrow) + 1
     ]
-    base = int(doc_offsets[0])
-    doc_offsets = doc_offsets - base
-    data = np.frombuffer(data_buffer, dtype=np.uint8)[base : base + int(doc_offsets[-1])]
-    n_bytes, n_docs = len(data), len(doc_offsets) - 1
-    if scratch is None or len(scratch.terms) < n_bytes + 1:
-        scratch = _Scratch(n_bytes + 1)
+    if data_buffer is None:  # no text has a byte
+        return np.empty(0, dtype=np.uint8), offsets
+    return np.frombuffer(data_buffer, dtype=np.uint8), offsets
 
-    if unit == "word":
-        # Units are runs of non-space bytes, cut around every CJK character.
-        space = scratch.space[: n_bytes + 1]
-        np.equal(data, _SPACE, out=space[:n_bytes])
-        space[n_bytes] = True  # the end is no unit's start
-        cut = scratch.cut[: n_bytes + 1]
-        cut[0] = False
-        np.copyto(cut[1:], space[:n_bytes])  # a unit ends before each space ...
-        cut[:n_bytes] |= space[:n_bytes]  # ... and starts after one
-        cut[doc_offsets] = True
-        cjk_starts, cjk_ends = _cjk_bounds(data)
-        cut[cjk_starts] = True
-        cut[cjk_ends] = True
-        unit_starts = np.flatnonzero(cut & ~space)
-        # ends: cuts not right after a space (position 0 is no end)
-        cut[1:] &= ~space[:n_bytes]
-        cut[0] = False
-        unit_ends = np.flatnonzero(cut)
-    else:  # character starts are the bytes that are not UTF-8 continuation bytes
-        unit_starts = np.flatnonzero((data & 0xC0) != 0x80)
-        unit_ends = np.append(unit_starts[1:], n_bytes)
-    per_doc = np.diff(np.searchsorted(unit_starts, doc_offsets))
-    first_unit = np.zeros(n_docs, dtype=np.int64)
-    np.cumsum(per_doc[:-1], out=first_unit[1:])
-    end_unit = first_unit + per_doc
 
-    # A shingle at each unit with `size - 1` more units after it in its text, and one
-    # (the whole text) at the first unit of texts with fewer than `size` units.
-    counts = np.maximum(per_doc - (size - 1), 1)
-    doc_starts = np.zeros(n_docs, dtype=np.int64)
-    np.cumsum(counts[:-1], out=doc_starts[1:])
-    if size > 1:
-        opens = np.ones(len(unit_starts), dtype=bool)
-        for back in range(1, size):  # the last `size - 1` units of a text open none
-            at = end_unit - back
-            opens[at[at > first_unit]] = False
-        first = np.flatnonzero(opens)
-    else:
-        first = np.arange(len(unit_starts))
-    last = first + (size - 1)
-    short = np.flatnonzero(per_doc < size)
-    last[doc_starts[short]] = end_unit[short] - 1
-    starts = unit_starts[first]
-    ends = unit_ends[last]
-
-    # hash(data[s:e]) = sum(data[k] * B**(e-1-k)) = B**(e-1) * (S[e] - S[s]), where
-    # S[i] = sum(data[k] * B**-k for k < i): all modulo 2**64, which uint64 wraps to.
-    prefix = scratch.prefix[: n_bytes + 1]
-    prefix[0] = 0
-    terms = scratch.terms[:n_bytes]
-    np.multiply(data, inverse[:n_bytes], out=terms, dtype=np.uint64)
-    np.cumsum(terms, out=prefix[1:])
-    wide = powers[ends - 1] * (prefix[ends] - prefix[starts])
-    hashes = (wide ^ (wide >> np.uint64(32))).astype(np.uint32)
-    return hashes, doc_starts
+def _powers(count: int) -> np.ndarray:
+    """BASE**k modulo 2**64 for k < count."""
+    powers = np.full(count, minhash_kernel.BASE, dtype=np.uint64)
+    powers[0] = 1
+    np.cumprod(powers, out=powers)
+    return powers
 
 
 def band_params(threshold: float, num_perm: int, miss: float = 0.005) -> tuple[int, int]:
