@@ -22,8 +22,9 @@ import os
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
+import numba
 import numpy as np
 import polars as pl
 
@@ -37,6 +38,47 @@ REQUIRED_COLUMNS = ("id", "messages")
 THREADS = max(1, min(4, os.cpu_count() or 1))
 
 
+class Clusters(Sequence[list[str]]):
+    """Duplicate clusters, each the list of its ids, kept id first, in order of kept id.
+
+    A build drops rows in hundreds of thousands of clusters and reports a few, so a
+    cluster's list is made when it is asked for.
+    """
+
+    def __init__(self, ids: pl.Series, keeper: np.ndarray) -> None:
+        """ids: the rows' ids; keeper[i]: the row that row i duplicates, or -1 if kept."""
+        dropped = np.flatnonzero(keeper >= 0)
+        order = np.argsort(keeper[dropped], kind="stable")
+        self._ids = ids
+        self._members = dropped[order]
+        heads = keeper[self._members]
+        first = np.flatnonzero(np.diff(heads, prepend=-1) != 0)
+        self._kept = heads[first]
+        self._starts = np.append(first, len(heads))
+
+    def __len__(self) -> int:
+        return len(self._kept)
+
+    @overload
+    def __getitem__(self, index: int) -> list[str]: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[list[str]]: ...
+    def __getitem__(self, index: int | slice) -> list[str] | list[list[str]]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        cluster = range(len(self))[index]  # negative indexes, and IndexError past the end
+        members = self._members[self._starts[cluster] : self._starts[cluster + 1]]
+        return self._ids.gather([self._kept[cluster], *members.tolist()]).to_list()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Sequence):
+            return NotImplemented
+        return list(self) == list(other)
+
+    def __repr__(self) -> str:
+        return f"Clusters({len(self)} clusters)"
+
+
 @dataclass
 class DedupOutcome:
     """The rows kept (input order preserved) and what was dropped."""
@@ -44,7 +86,7 @@ class DedupOutcome:
     kept: pl.DataFrame
     exact_dropped: int = 0
     near_dropped: int = 0
-    clusters: list[list[str]] = field(default_factory=list)
+    clusters: Sequence[list[str]] = field(default_factory=list)
     """ids of each duplicate cluster with more than one member, kept id first."""
 
     @property
@@ -181,13 +223,6 @@ def deduplicate(frame: pl.DataFrame, config: DedupConfig, *, by: str | None = No
         moved = keeper >= 0
         keeper[moved] = np.where(keeper[keeper[moved]] >= 0, keeper[keeper[moved]], keeper[moved])
 
-    ids: list[str] = work["id"].to_list()
-    members: dict[int, list[str]] = {}
-    for rank, kept in zip(
-        np.flatnonzero(keeper >= 0).tolist(), keeper[keeper >= 0].tolist(), strict=True
-    ):
-        members.setdefault(kept, [ids[kept]]).append(ids[rank])
-    clusters = [members[kept] for kept in sorted(members)]
     # A mask in input order: filtering copies the messages column far faster than a gather.
     kept_mask = np.zeros(n, dtype=bool)
     kept_mask[work["row"].to_numpy()[keeper < 0]] = True
@@ -195,7 +230,7 @@ def deduplicate(frame: pl.DataFrame, config: DedupConfig, *, by: str | None = No
         kept=frame.filter(pl.Series(kept_mask)),
         exact_dropped=exact_dropped,
         near_dropped=near_dropped,
-        clusters=clusters,
+        clusters=Clusters(work["id"], keeper),
     )
 
 
@@ -231,14 +266,20 @@ def _near_duplicates(texts: pl.Series, groups: np.ndarray, config: DedupConfig) 
         return np.full(len(texts), -1, dtype=np.int64)
     signatures = signatures_for(texts, config, groups)
     left, right = minhash.candidate_pairs(signatures.keys, threads=THREADS)
-    confirmed = minhash.verify(signatures, left, right, config.threshold, THREADS)
-    # Pairs come sorted by (left, right) with left < right: when a row's pairs come up,
-    # whether it is claimed is settled, so one pass applies the keep rule.
-    claimed = [-1] * len(texts)
-    for i, j in zip(left[confirmed].tolist(), right[confirmed].tolist(), strict=True):
-        if claimed[i] < 0 and claimed[j] < 0:
-            claimed[j] = i
-    return np.array(claimed, dtype=np.int64)
+    confirmed = minhash.verify(signatures, left, right, config.threshold)
+    return _claims(left[confirmed], right[confirmed], len(texts))
+
+
+@numba.njit(cache=True, nogil=True)
+def _claims(left: np.ndarray, right: np.ndarray, rows: int) -> np.ndarray:
+    """The keep rule over duplicate pairs (i, j), i < j, sorted by (i, j): claimed[j] = i
+    where neither is claimed yet when the pair comes up, else -1. When a row's pairs come
+    up, whether it is claimed is settled, so one pass does it."""
+    claimed = np.full(rows, -1, dtype=np.int64)
+    for k in range(len(left)):
+        if claimed[left[k]] < 0 and claimed[right[k]] < 0:
+            claimed[right[k]] = left[k]
+    return claimed
 
 
 def deduplicate_per_role(frame: pl.DataFrame, config: DedupConfig) -> DedupOutcome:
@@ -249,6 +290,7 @@ def deduplicate_per_role(frame: pl.DataFrame, config: DedupConfig) -> DedupOutco
 
 
 __all__ = [
+    "Clusters",
     "DedupOutcome",
     "band_params",
     "dedup_text",

@@ -253,39 +253,15 @@ def candidate_pairs(
 def estimated_jaccard(values: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
     """The share of equal signature entries of each pair (datasketch's `MinHash.jaccard`)."""
     out = np.empty(len(left), dtype=np.float64)
-    step = 8192
-    for start in range(0, len(left), step):
-        i, j = left[start : start + step], right[start : start + step]
-        out[start : start + step] = (values[i] == values[j]).mean(axis=1)
+    minhash_kernel.signature_agreement(values, left, right, out)
     return out
 
 
 def exact_jaccard(signatures: Signatures, left: np.ndarray, right: np.ndarray) -> np.ndarray:
-    """The Jaccard similarity of each pair's shingle-hash sets, computed for all pairs at once.
-
-    One sort of (pair, hash, side) keys: equal (pair, hash) runs are the union's members,
-    and the runs holding both sides its intersection.
-    """
-    if len(left) == 0:
-        return np.empty(0, dtype=np.float64)
-    rows = np.concatenate([left, right])
-    lengths = signatures.offsets[rows + 1] - signatures.offsets[rows]
-    total = int(lengths.sum())
-    within = np.arange(total) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-    hashes = signatures.hashes[np.repeat(signatures.offsets[rows], lengths) + within]
-    pair = np.repeat(np.tile(np.arange(len(left), dtype=np.uint64), 2), lengths)
-    side = np.repeat(np.repeat(np.array([0, 1], dtype=np.uint64), len(left)), lengths)
-    keys = _sorted((pair << np.uint64(33)) | (hashes.astype(np.uint64) << np.uint64(1)) | side)
-    item = keys >> np.uint64(1)
-    new_item = np.ones(total, dtype=bool)
-    new_item[1:] = item[1:] != item[:-1]
-    # a side-1 key right after a side-0 key of the same item: the item is on both sides
-    both = np.zeros(total, dtype=bool)
-    both[1:] = ~new_item[1:] & ((keys[1:] & np.uint64(1)) == 1) & ((keys[:-1] & np.uint64(1)) == 0)
-    owner = (keys >> np.uint64(33)).astype(np.int64)
-    union = np.bincount(owner[new_item], minlength=len(left))
-    inter = np.bincount(owner[both], minlength=len(left))
-    return inter / union
+    """The Jaccard similarity of each pair's shingle-hash sets."""
+    out = np.empty(len(left), dtype=np.float64)
+    minhash_kernel.shingle_jaccard(signatures.hashes, signatures.offsets, left, right, out)
+    return out
 
 
 def _sorted(values: np.ndarray) -> np.ndarray:
@@ -305,27 +281,19 @@ def verify(
     left: np.ndarray,
     right: np.ndarray,
     threshold: float,
-    threads: int = 2,
 ) -> np.ndarray:
     """Which candidate pairs reach `threshold` Jaccard similarity.
 
     The signature estimate decides pairs far from the threshold; pairs within three
     standard deviations of it (or one permutation's worth) get the exact Jaccard of
-    their shingle sets, chunk by chunk on `threads` threads.
+    their shingle sets.
     """
     num_perm = signatures.values.shape[1]
     estimate = estimated_jaccard(signatures.values, left, right)
     margin = max(3 * math.sqrt(threshold * (1 - threshold) / num_perm), 1.5 / num_perm)
     ok = estimate >= threshold + margin
     unsure = np.flatnonzero(np.abs(estimate - threshold) < margin)
-    step = 2048  # small chunks: fresh large arrays cost more in page faults than in sorting
-
-    def confirm(start: int) -> None:
-        rows = unsure[start : start + step]
-        ok[rows] = exact_jaccard(signatures, left[rows], right[rows]) >= threshold
-
-    with ThreadPoolExecutor(max(1, threads)) as pool:
-        list(pool.map(confirm, range(0, len(unsure), step)))
+    ok[unsure] = exact_jaccard(signatures, left[unsure], right[unsure]) >= threshold
     return ok
 
 

@@ -180,3 +180,67 @@ def signature_batch(
         counts[text] = shingles
         written += shingles
     return written
+
+
+@_compiled
+def signature_agreement(
+    values: np.ndarray, left: np.ndarray, right: np.ndarray, out: np.ndarray
+) -> None:
+    """out[k]: the share of equal entries of signatures left[k] and right[k]."""
+    num_perm = values.shape[1]
+    for k in range(len(left)):
+        first, second = values[left[k]], values[right[k]]
+        equal = 0
+        for p in range(num_perm):
+            equal += first[p] == second[p]
+        out[k] = equal / num_perm
+
+
+@_compiled
+def _table_bits(count: int) -> int:
+    """log2 of the smallest power of two that holds `count` entries at most half full."""
+    bits = 1
+    while (1 << bits) < 2 * count:
+        bits += 1
+    return bits
+
+
+@_compiled
+def shingle_jaccard(
+    hashes: np.ndarray, offsets: np.ndarray, left: np.ndarray, right: np.ndarray, out: np.ndarray
+) -> None:
+    """out[k]: the Jaccard similarity of the shingle-hash sets of texts left[k] and right[k]
+    (text i's hashes are hashes[offsets[i]:offsets[i + 1]], in any order, with repeats).
+
+    Each pair's hashes go into a small open-addressing table that marks which side holds
+    each value: the table's entries are the union, those marked by both the intersection.
+    """
+    longest = 1
+    for k in range(len(left)):
+        pair = offsets[left[k] + 1] - offsets[left[k]] + offsets[right[k] + 1] - offsets[right[k]]
+        longest = max(longest, pair)
+    capacity = 1 << _table_bits(longest)
+    keys = np.empty(capacity, np.uint32)
+    sides = np.empty(capacity, np.uint8)  # 1: the left text's, 2: the right's, 3: both
+    stamps = np.zeros(capacity, np.int64)  # the pair (k + 1) that filled the slot
+    for k in range(len(left)):
+        size = offsets[left[k] + 1] - offsets[left[k]] + offsets[right[k] + 1] - offsets[right[k]]
+        bits = _table_bits(size)
+        mask = (1 << bits) - 1
+        union = both = 0
+        for side in (1, 2):
+            text = left[k] if side == 1 else right[k]
+            for at in range(offsets[text], offsets[text + 1]):
+                value = hashes[at]
+                slot = np.int64(np.uint32(value * np.uint32(0x9E3779B1)) >> np.uint32(32 - bits))
+                while stamps[slot] == k + 1 and keys[slot] != value:
+                    slot = (slot + 1) & mask
+                if stamps[slot] != k + 1:
+                    stamps[slot] = k + 1
+                    keys[slot] = value
+                    sides[slot] = side
+                    union += 1
+                elif sides[slot] == 1 and side == 2:
+                    sides[slot] = 3
+                    both += 1
+        out[k] = both / union if union else 1.0
