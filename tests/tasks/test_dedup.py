@@ -8,6 +8,7 @@ from rolemill.schemas.quality import DedupConfig
 from rolemill.schemas.sample import Provenance, Sample
 from rolemill.tasks.dedup import (
     MESSAGES_DTYPE,
+    Clusters,
     band_params,
     dedup_text,
     dedup_text_expr,
@@ -16,7 +17,14 @@ from rolemill.tasks.dedup import (
     deduplicate_per_role,
     shingles,
 )
-from rolemill.tasks.minhash import candidate_pairs, compute_signatures, shingle_hash, verify
+from rolemill.tasks.minhash import (
+    candidate_pairs,
+    compute_signatures,
+    estimated_jaccard,
+    exact_jaccard,
+    shingle_hash,
+    verify,
+)
 
 QUESTION = "Mr. Holmes, how did you know that I had come from Afghanistan?"
 ANSWER = (
@@ -265,6 +273,7 @@ COMPAT_TEXTS = [
     "mixed 中文 text カタカナ 한국어 éè 𠀀 end",
     "one",
     "a b a b a b",
+    "",  # no shingle: every value stays at datasketch's maximum
 ]
 
 
@@ -324,6 +333,47 @@ def test_lean_minhash_from_our_signatures_works_in_datasketch_lsh() -> None:
     theirs = MinHash(num_perm=config.num_perm, seed=config.seed, hashfunc=shingle_hash)
     theirs.update_batch(shingles(normalised[1], 2))
     assert lean[0].jaccard(theirs) == lean[0].jaccard(lean[1]) >= 0.8
+
+
+def test_pair_jaccard_equals_shingle_sets_and_datasketch() -> None:
+    from datasketch import MinHash
+
+    rng = random.Random(3)
+    vocabulary = ["tea", "fog", "lamp", "cab", "pipe", "violin", "雾", "茶", "灯"]
+    texts = [" ".join(rng.choices(vocabulary, k=rng.randint(1, 40))) for _ in range(60)]
+    texts += ["", "tea"]  # no shingle at all, and one whole-text shingle
+    config = DedupConfig()
+    signatures = compute_signatures(
+        pl.Series(texts), size=2, unit="word", num_perm=config.num_perm, seed=config.seed
+    )
+    left = np.array([rng.randrange(len(texts)) for _ in range(300)] + [60, 60, 61])
+    right = np.array([rng.randrange(len(texts)) for _ in range(300)] + [60, 61, 61])
+    sets = [{shingle_hash(gram) for gram in shingles(text, 2)} for text in texts]
+    sketches = [MinHash(config.num_perm, config.seed, hashfunc=shingle_hash) for _ in texts]
+    for sketch, text in zip(sketches, texts, strict=True):
+        sketch.update_batch(shingles(text, 2))
+
+    exact = exact_jaccard(signatures, left, right)
+    estimate = estimated_jaccard(signatures.values, left, right)
+    for k, (i, j) in enumerate(zip(left.tolist(), right.tolist(), strict=True)):
+        union = sets[i] | sets[j]
+        assert exact[k] == (len(sets[i] & sets[j]) / len(union) if union else 1.0), (i, j)
+        assert estimate[k] == sketches[i].jaccard(sketches[j]), (i, j)
+
+
+def test_clusters_are_made_on_access_in_order_of_kept_row() -> None:
+    ids = pl.Series(["a", "b", "c", "d", "e", "f"])
+    # rows 1 and 4 duplicate row 0, row 5 duplicates row 3
+    clusters = Clusters(ids, np.array([-1, 0, -1, -1, 0, 3]))
+    assert len(clusters) == 2
+    assert clusters[0] == ["a", "b", "e"]
+    assert clusters[-1] == ["d", "f"]
+    assert clusters[:1] == [["a", "b", "e"]]
+    assert clusters == [["a", "b", "e"], ["d", "f"]]
+    assert clusters != [["a", "b", "e"]]
+    with pytest.raises(IndexError):
+        clusters[2]
+    assert list(Clusters(ids, np.full(6, -1))) == []
 
 
 def test_band_params_derive_from_threshold_or_are_set() -> None:
@@ -577,7 +627,7 @@ def test_signatures_do_not_depend_on_batching_or_threads(monkeypatch: pytest.Mon
     from rolemill.tasks import minhash
 
     texts = pl.Series(COMPAT_TEXTS * 3)
-    groups = np.arange(len(texts)) % 2
+    groups = np.arange(len(texts)) // len(COMPAT_TEXTS) % 2  # the copies in groups 0, 1, 0
 
     def run(threads: int) -> minhash.Signatures:
         return compute_signatures(
@@ -601,5 +651,6 @@ def test_signatures_do_not_depend_on_batching_or_threads(monkeypatch: pytest.Mon
         assert np.array_equal(batched.hashes, whole.hashes)
         assert np.array_equal(batched.offsets, whole.offsets)
     # Equal texts in one group share every band key; in different groups, none.
-    assert np.array_equal(whole.keys[:, 0], whole.keys[:, 10])
-    assert not np.any(whole.keys[:, 0] == whole.keys[:, 5])
+    same, other = 2 * len(COMPAT_TEXTS), len(COMPAT_TEXTS)
+    assert np.array_equal(whole.keys[:, 0], whole.keys[:, same])
+    assert not np.any(whole.keys[:, 0] == whole.keys[:, other])
