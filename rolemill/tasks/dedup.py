@@ -68,7 +68,7 @@ class Clusters(Sequence[list[str]]):
             return [self[i] for i in range(*index.indices(len(self)))]
         cluster = range(len(self))[index]  # negative indexes, and IndexError past the end
         members = self._members[self._starts[cluster] : self._starts[cluster + 1]]
-        return self._ids.gather([self._kept[cluster], *members.tolist()]).to_list()
+        return self._ids.gather([int(self._kept[cluster]), *members.tolist()]).to_list()
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Sequence):

@@ -116,8 +116,9 @@ def compute_signatures(
     rows: int = 0,
     groups: np.ndarray | None = None,
 ) -> Signatures:
-    """Signatures of non-empty normalised `texts`, batch by batch on `threads` threads,
-    and their LSH band keys for `bands` bands of `rows` rows (within `groups`)."""
+    """Signatures of normalised `texts`, batch by batch on `threads` threads, and their LSH
+    band keys for `bands` bands of `rows` rows (within `groups`). An empty text has no
+    shingle, and its signature is datasketch's for no update (every value 2**32 - 1)."""
     a, b = permutations(num_perm, seed)
     data, offsets = _utf8_buffers(texts)
     lengths = np.diff(offsets)
