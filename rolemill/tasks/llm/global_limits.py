@@ -7,6 +7,12 @@ and, when the recipe sets them, a decaying slot of `...-rpm` (requests per minut
 `...-ktpm` (estimated thousands of tokens per minute). The limits are upserted from the
 recipe at flow start (`ensure_global_limits`); each request costs API round trips, so
 the default in-process runner keeps the local limiter.
+
+A decaying limit is a leaky bucket, not a sliding window: it lets `slots` through at
+once, then `decay` a second, so a 60 s window can see `slots + 60 * decay`. A bucket of
+`rpm` slots decaying at `rpm / 60` would let twice the limit through in a minute; so
+the per-minute limits get a tenth of the budget as burst and the rest as steady rate
+(`leaky_bucket`), and no 60 s window sees more than the limit.
 """
 
 from __future__ import annotations
@@ -45,6 +51,14 @@ def _ktpm(config: LLMConfig) -> int:
     return max(1, (config.limits.tpm or 0) // 1000)
 
 
+def leaky_bucket(per_minute: int) -> tuple[int, float]:
+    """(slots, slots freed per second) of a decaying limit that lets at most `per_minute`
+    through in any 60 s window (a limit of 1 a minute can let 2 through: a limit needs a
+    slot and a decay)."""
+    slots = max(1, per_minute // 10)
+    return slots, max(per_minute - slots, 1) / WINDOW_S
+
+
 async def ensure_global_limits(config: LLMConfig) -> GlobalLimitNames:
     """Create or update the global limits of `config` on the Prefect server."""
     names = limit_names(config)
@@ -52,13 +66,14 @@ async def ensure_global_limits(config: LLMConfig) -> GlobalLimitNames:
     async with get_client() as client:
         await client.upsert_global_concurrency_limit_by_name(names.concurrency, limits.concurrency)
         if names.rpm and limits.rpm:
+            slots, decay = leaky_bucket(limits.rpm)
             await client.upsert_global_concurrency_limit_by_name(
-                names.rpm, limits.rpm, slot_decay_per_second=limits.rpm / WINDOW_S
+                names.rpm, slots, slot_decay_per_second=decay
             )
         if names.ktpm:
-            ktpm = _ktpm(config)
+            slots, decay = leaky_bucket(_ktpm(config))
             await client.upsert_global_concurrency_limit_by_name(
-                names.ktpm, ktpm, slot_decay_per_second=ktpm / WINDOW_S
+                names.ktpm, slots, slot_decay_per_second=decay
             )
     return names
 
@@ -85,9 +100,10 @@ class GlobalLimiter:
         if self.names.rpm:
             await rate_limit(self.names.rpm, strict=True)
         if self.names.ktpm:
-            ktpm = _ktpm(self.config)
+            # a request larger than the burst takes the whole burst (it cannot take more)
+            slots, _ = leaky_bucket(_ktpm(self.config))
             await rate_limit(
-                self.names.ktpm, occupy=min(ktpm, math.ceil(tokens / 1000)), strict=True
+                self.names.ktpm, occupy=min(slots, math.ceil(tokens / 1000)), strict=True
             )
         permit = GlobalPermit(tokens)
         await permit.held.enter_async_context(concurrency(self.names.concurrency, strict=True))
