@@ -265,13 +265,9 @@ def exact_jaccard(signatures: Signatures, left: np.ndarray, right: np.ndarray) -
     return out
 
 
-def _sorted(values: np.ndarray) -> np.ndarray:
-    return pl.Series(values).sort().to_numpy()
-
-
 def _distinct(values: np.ndarray) -> np.ndarray:
     """The sorted distinct values (np.unique's hash path is slow on these keys)."""
-    values = _sorted(values)
+    values = pl.Series(values).sort().to_numpy()
     keep = np.ones(len(values), dtype=bool)
     keep[1:] = values[1:] != values[:-1]
     return values[keep]

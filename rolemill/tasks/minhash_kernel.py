@@ -206,6 +206,12 @@ def _table_bits(count: int) -> int:
 
 
 @_compiled
+def _pair_hashes(offsets: np.ndarray, first: int, second: int) -> int:
+    """How many shingle hashes two texts have together (repeats included)."""
+    return offsets[first + 1] - offsets[first] + offsets[second + 1] - offsets[second]
+
+
+@_compiled
 def shingle_jaccard(
     hashes: np.ndarray, offsets: np.ndarray, left: np.ndarray, right: np.ndarray, out: np.ndarray
 ) -> None:
@@ -217,15 +223,13 @@ def shingle_jaccard(
     """
     longest = 1
     for k in range(len(left)):
-        pair = offsets[left[k] + 1] - offsets[left[k]] + offsets[right[k] + 1] - offsets[right[k]]
-        longest = max(longest, pair)
+        longest = max(longest, _pair_hashes(offsets, left[k], right[k]))
     capacity = 1 << _table_bits(longest)
     keys = np.empty(capacity, np.uint32)
     sides = np.empty(capacity, np.uint8)  # 1: the left text's, 2: the right's, 3: both
     stamps = np.zeros(capacity, np.int64)  # the pair (k + 1) that filled the slot
     for k in range(len(left)):
-        size = offsets[left[k] + 1] - offsets[left[k]] + offsets[right[k] + 1] - offsets[right[k]]
-        bits = _table_bits(size)
+        bits = _table_bits(_pair_hashes(offsets, left[k], right[k]))
         mask = (1 << bits) - 1
         union = both = 0
         for side in (1, 2):
