@@ -35,13 +35,23 @@ class Api:
     def __init__(self, url: str) -> None:
         self.client = httpx.Client(base_url=url, timeout=30)
 
+    def send(self, method: str, path: str, body: dict[str, Any] | None = None) -> httpx.Response:
+        """One request, tried again on 503 as Prefect's own client does: the server answers
+        503 when its SQLite database is briefly locked by the worker's writes."""
+        for attempt in range(5):
+            reply = self.client.request(method, path, json=body)
+            if reply.status_code != 503:
+                break
+            time.sleep(0.5 * 2**attempt)
+        return reply
+
     def get(self, path: str) -> Any:
-        reply = self.client.get(path)
+        reply = self.send("GET", path)
         reply.raise_for_status()
         return reply.json()
 
     def post(self, path: str, body: dict[str, Any]) -> Any:
-        reply = self.client.post(path, json=body)
+        reply = self.send("POST", path, body)
         assert reply.is_success, f"POST {path}: {reply.status_code} {reply.text}"
         return reply.json()
 
